@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs everything the tests need, then runs them.
+# Extra arguments go to pytest, e.g. `./scripts/test.sh -k render -x`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+# Reinstall only when the project's metadata changed since the last install.
+stamp=.venv/.installed-pyproject
+if ! cmp -s pyproject.toml "$stamp" 2>/dev/null; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e '.[test]'
+  cp pyproject.toml "$stamp"
+fi
+
+./scripts/install-helm.sh >/dev/null
+if ! command -v tmux >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq tmux >/dev/null
+  else
+    echo "tmux is missing: install it (apt-get install tmux) and run again" >&2
+    exit 2
+  fi
+fi
+
+export PATH="$PWD/.venv/bin:$PWD/.tools/bin:$PATH"
+exec .venv/bin/python -m pytest "$@"

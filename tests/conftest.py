@@ -1,0 +1,37 @@
+"""Shared fixtures: the upstream schemas beside the repository, and rendering the example answers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+UPSTREAM = REPO.parent / "shared" / "upstream"
+EXAMPLE_ANSWERS = REPO / "examples" / "answers.yaml"
+FIXED_TOKENS = ("1" * 64, "2" * 64, "3" * 48)
+
+
+def upstream(name: str) -> Path:
+    """A file of ../shared/upstream. Missing in CI is a failure, not a skip: it is what the tests check against."""
+    path = UPSTREAM / name
+    if not path.exists():
+        message = f"{path} is missing: the tests validate against ../shared/upstream"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def fixed_tokens():
+    """A token generator that gives the same tokens on every run (golden files need that)."""
+    tokens = iter(FIXED_TOKENS)
+    return lambda: next(tokens)
+
+
+@pytest.fixture
+def example_raw():
+    from wizard.export import read_answers_file
+
+    return read_answers_file(EXAMPLE_ANSWERS)
