@@ -1,0 +1,86 @@
+"""The `wizard` command. Quick paths (`--help`, `export`) import neither kubernetes nor textual:
+each subcommand imports what it needs when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+
+DEFAULT_DIR = "./binderhub-setup"
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PREFLIGHT = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wizard",
+        description="From a bare-metal Kubernetes cluster to a working BinderHub with HTTPS and Keycloak "
+                    "login. Without a command, opens the interactive wizard on --dir.",
+    )
+    parser.add_argument("--version", action="version", version=f"binderhub-wizard {__version__}")
+    parser.add_argument("--dir", default=DEFAULT_DIR, type=Path,
+                        help=f"install directory: answers, rendered files, secrets, state, log (default {DEFAULT_DIR})")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    export = commands.add_parser(
+        "export", help="write every file of the install directory; never touches a cluster",
+        description="Validate the answers and write every file an install needs into --dir, plus "
+                    "install.sh that performs the same install by hand. Never touches a cluster. "
+                    "Without --answers, reads DIR/answers.yaml, or asks on a terminal.")
+    export.add_argument("--answers", type=Path, help="answers file (YAML); see README for every key")
+    export.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help="install directory")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "export":
+        return _export(args)
+    from screens.app import run  # the interactive wizard; imported only here
+
+    return run(args.dir)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import AnswersError, export, format_problems, read_answers_file
+    from .secretstore import SecretFileError
+
+    directory: Path = args.dir
+    source: Path | None = args.answers
+    if source is None and (directory / "answers.yaml").exists():
+        source = directory / "answers.yaml"
+    try:
+        if source is not None:
+            raw = read_answers_file(source)
+        elif sys.stdin.isatty() and sys.stdout.isatty():
+            from .prompts import ask_answers
+
+            raw = ask_answers()
+            if raw is None:
+                print("export: cancelled, nothing written", file=sys.stderr)
+                return EXIT_BAD_INPUT
+        else:
+            print("export: no answers. Pass --answers FILE (see examples/answers.yaml), or run on a "
+                  "terminal to be asked.", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        result = export(raw, directory, source=source)
+    except (AnswersError, SecretFileError, OSError) as err:
+        print(f"export: {err}; nothing written", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not result.ok:
+        count = len(result.load.problems)
+        print(f"export: {count} problem{'s' if count != 1 else ''} in the answers; nothing written:\n"
+              + format_problems(result.load.problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for warning in result.load.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    report = result.report
+    if report.written:
+        print(f"wrote {len(report.written)} file(s) to {directory}: {', '.join(report.written)}")
+    if report.unchanged:
+        print(f"unchanged: {len(report.unchanged)} file(s)")
+    return EXIT_OK

@@ -1,0 +1,67 @@
+"""Rendering settings into every file of an install directory.
+
+`render_all` is pure: settings and secrets in, a list of files out. Every YAML file is dumped from
+data; shell and Markdown quote every answer they carry.
+"""
+
+from __future__ import annotations
+
+from ..charts import CHARTS
+from ..installdir import RenderedFile
+from ..secretstore import SECRET_FILE, values as secret_values
+from ..settings import Settings
+from ..yamlio import dumps, dumps_all
+from . import infra, userpods
+from .script import install_script, directory_readme
+from .values import binderhub_values
+
+ANSWERS_FILE = "answers.yaml"
+CONFIG_FILE = "config.yaml"
+ISSUER_FILE = "binderhub-issuer.yaml"
+OPENEBS_FILE = "openebs-values.yaml"
+CERT_MANAGER_FILE = "cert-manager-values.yaml"
+
+_HEADER = "# Written by binderhub-wizard {version}. {what}\n"
+
+
+def builder_for(runtime: str) -> str:
+    """The image builder a node runtime calls for: the host's Docker socket exists only on Docker
+    nodes; on containerd build pods would hang without one (binderhub#1228), so Docker-in-Docker."""
+    return "host" if runtime == "docker" else "dind"
+
+
+def render_all(settings: Settings, secrets: dict[str, str], version: str) -> list[RenderedFile]:
+    s = settings
+    namespace = s.cluster.namespace
+
+    def header(what: str) -> str:
+        return _HEADER.format(version=version, what=what)
+
+    files: list[RenderedFile] = []
+
+    def add_yaml(name: str, what: str, data, *, many: bool = False, secret: bool = False) -> None:
+        body = dumps_all(data) if many else dumps(data)
+        files.append(RenderedFile(name, header(what) + body, 0o600 if secret else 0o644, secret))
+
+    answers = {"profile": s.profile, **{k: v for k, v in s.public_answers().items() if k != "profile"}}
+    add_yaml(ANSWERS_FILE, "Your answers, without secrets (those are in secret.yaml). Edit and "
+             "run `wizard export` or `wizard install` again.", answers)
+    add_yaml(SECRET_FILE, "Secrets: keep this file private (mode 0600). Reused on every re-run.",
+             secret_values(secrets), secret=True)
+    add_yaml(CONFIG_FILE, "BinderHub chart values; apply with `-f config.yaml -f secret.yaml`.",
+             binderhub_values(s, builder_for(s.cluster.runtime)))
+    if s.production:
+        add_yaml(ISSUER_FILE, "Let's Encrypt ClusterIssuers for cert-manager.", infra.cluster_issuers(s), many=True)
+        add_yaml(CERT_MANAGER_FILE, "cert-manager chart values.", infra.cert_manager_values())
+    if s.storage.provisioner == "openebs":
+        add_yaml(OPENEBS_FILE, "OpenEBS chart values: Local PV hostpath only.", infra.openebs_values())
+    ingress_file, ingress_values = infra.ingress_values(s)
+    add_yaml(ingress_file, f"{s.ingress.controller} chart values.", ingress_values)
+    for filename, manifest in userpods.configmaps(s, namespace).items():
+        add_yaml(filename, "A ConfigMap mounted into user pods.", manifest)
+    files.append(RenderedFile("install.sh", install_script(s, ingress_file, version), 0o755))
+    files.append(RenderedFile("README.md", directory_readme(s, [f.name for f in files], version)))
+    return files
+
+
+__all__ = ["render_all", "builder_for", "CHARTS", "ANSWERS_FILE", "CONFIG_FILE", "ISSUER_FILE"]

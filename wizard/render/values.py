@@ -1,0 +1,165 @@
+"""The BinderHub chart values (`config.yaml`): modern keys only, no secrets.
+
+Key choices follow shared/docs/domain.md and the chart schemas in shared/upstream: ClusterIP
+services behind an Ingress per host, cert-manager annotations, GenericOAuthenticator for Keycloak,
+BinderHub authentication, and the ConfigMaps of the original notes mounted into user pods.
+"""
+
+from __future__ import annotations
+
+from ..settings import Settings
+from . import userpods
+
+# Where the hub lives in profile local: the binder page takes "/", the hub a path of its own, both
+# on the public IP through the ingress controller.
+LOCAL_HUB_PATH = "/jupyter/"
+BINDER_SERVICE_CLIENT = "service-binderhub"  # hub service OAuth client ids must start with service-
+
+
+def issuer_name(settings: Settings) -> str:
+    server = settings.tls.acme_server
+    return {"production": "letsencrypt-prod", "staging": "letsencrypt-staging"}.get(server, "acme-custom")
+
+
+def ingress_class(settings: Settings) -> str:
+    return "nginx" if settings.ingress.controller == "ingress-nginx" else "traefik"
+
+
+def urls(settings: Settings) -> dict[str, str]:
+    """Public and in-cluster URLs of BinderHub and the hub, each ending in '/'."""
+    if settings.production:
+        binder = f"https://{settings.network.binder_host}/"
+        hub = f"https://{settings.network.hub_host}/"
+        hub_local = "http://proxy-public/"
+    else:
+        host = settings.network.public_ip
+        host = f"[{host}]" if ":" in host else host
+        binder = f"http://{host}/"
+        hub = f"http://{host}{LOCAL_HUB_PATH}"
+        hub_local = f"http://proxy-public{LOCAL_HUB_PATH}"
+    return {"binder": binder, "hub": hub, "hub_local": hub_local}
+
+
+def keycloak_endpoints(settings: Settings) -> dict[str, str]:
+    """Keycloak >= 17 paths under the base URL the user gave (which carries /auth for older ones)."""
+    base = f"{settings.auth.keycloak_url}/realms/{_quote_realm(settings.auth.realm)}/protocol/openid-connect"
+    return {"authorize_url": f"{base}/auth", "token_url": f"{base}/token", "userdata_url": f"{base}/userinfo"}
+
+
+def _quote_realm(realm: str) -> str:
+    from urllib.parse import quote
+
+    return quote(realm, safe="")
+
+
+def _ingress(settings: Settings, host: str, tls_secret: str) -> dict:
+    spec: dict = {"enabled": True, "ingressClassName": ingress_class(settings)}
+    if settings.production:
+        spec["hosts"] = [host]
+        spec["annotations"] = {"cert-manager.io/cluster-issuer": issuer_name(settings)}
+        spec["tls"] = [{"secretName": tls_secret, "hosts": [host]}]
+    return spec
+
+
+def binderhub_values(settings: Settings, builder: str) -> dict:
+    """config.yaml. `builder` is the image builder the node runtime calls for (dind, pink, host)."""
+    s = settings
+    keycloak = s.auth.type == "keycloak"
+    address = urls(s)
+    binder_config: dict = {
+        "hub_url": address["hub"],
+        "hub_url_local": address["hub_local"],
+        "use_registry": s.registry.type != "none",
+        "image_prefix": s.registry.image_prefix,
+        "auth_enabled": keycloak,
+    }
+    values: dict = {
+        "service": {"type": "ClusterIP"},
+        "config": {"BinderHub": binder_config},
+        "imageBuilderType": builder,
+        # Cordoning the only node while it cleans images would block every new pod.
+        "imageCleaner": {"cordon": False},
+        "ingress": _ingress(s, s.network.binder_host, "binderhub-tls"),
+    }
+    if s.registry.type != "none":
+        values["registry"] = {"url": s.registry.url, "username": s.registry.username}
+    values["jupyterhub"] = _jupyterhub_values(s, address)
+    return values
+
+
+def _jupyterhub_values(s: Settings, address: dict[str, str]) -> dict:
+    keycloak = s.auth.type == "keycloak"
+    hub: dict = {
+        "redirectToServer": False,
+        "allowNamedServers": s.hub.named_servers,
+        "namedServerLimitPerUser": s.hub.named_server_limit,
+        "db": _database(s),
+    }
+    if not s.production:
+        hub["baseUrl"] = LOCAL_HUB_PATH
+    jupyterhub: dict = {
+        "hub": hub,
+        "proxy": {"service": {"type": "ClusterIP"}},
+        "ingress": _ingress(s, s.network.hub_host, "jupyterhub-tls"),
+        "cull": {"enabled": s.hub.cull.enabled, "timeout": s.hub.cull.timeout},
+        "singleuser": userpods.singleuser_values(s),
+    }
+    if keycloak:
+        hub["config"] = _auth_config(s, address)
+        hub["services"] = {"binder": {
+            "oauth_client_id": BINDER_SERVICE_CLIENT,
+            "oauth_no_confirm": True,
+            "oauth_redirect_uri": f"{address['binder']}oauth_callback",
+        }}
+        hub["loadRoles"] = {
+            "user": {"scopes": userpods.user_scopes(s)},
+            **userpods.extra_roles(s),
+        }
+        extra = userpods.hub_extra_config(s)
+        if extra:
+            hub["extraConfig"] = extra
+        # With authentication, users own their servers: culling the users themselves would delete
+        # their accounts (the chart's authentication doc).
+        jupyterhub["cull"]["users"] = False
+    else:
+        # Anonymous Binder: BinderHub makes a throwaway user per launch through the hub's API. Say
+        # that everyone is allowed, so the hub does not warn that nobody could log in.
+        hub["config"] = {"Authenticator": {"allow_all": True}}
+    return jupyterhub
+
+
+def _database(s: Settings) -> dict:
+    if s.hub.database.type == "postgres":
+        return {"type": "postgres", "url": s.hub.database.url}
+    return {"type": "sqlite-pvc", "pvc": {"storageClassName": s.storage.storage_class}}
+
+
+def _auth_config(s: Settings, address: dict[str, str]) -> dict:
+    auth = s.auth
+    oauth: dict = {
+        "client_id": auth.client_id,
+        "oauth_callback_url": f"{address['hub']}hub/oauth_callback",
+        **keycloak_endpoints(s),
+        # Keycloak 20+ answers 403 on userinfo without the openid scope (keycloak#16168).
+        "scope": ["openid", "profile", "email"],
+        "username_claim": "preferred_username",
+        "login_service": auth.login_service,
+        "allow_all": auth.allow_all,
+    }
+    if auth.allowed_users:
+        oauth["allowed_users"] = list(auth.allowed_users)
+    if auth.allowed_groups:
+        oauth["allowed_groups"] = list(auth.allowed_groups)
+        # The groups claim must be mapped into userinfo by a Keycloak "Group Membership" mapper.
+        oauth["auth_state_groups_key"] = "oauth_user.groups"
+    authenticator: dict = {"admin_users": list(auth.admin_users)}
+    if auth.allowed_groups:
+        authenticator["manage_groups"] = True
+    if auth.pass_tokens:
+        authenticator["enable_auth_state"] = True
+    return {
+        "JupyterHub": {"authenticator_class": "generic-oauth"},
+        "Authenticator": authenticator,
+        "GenericOAuthenticator": oauth,
+        "BinderSpawner": {"auth_enabled": True},
+    }

@@ -1,0 +1,81 @@
+"""Secrets: where each lives in `secret.yaml`, reading them back, and generating missing ones.
+
+`secret.yaml` is a helm values file (merged over config.yaml). It is also the store: a re-export
+reads the secrets it holds and reuses them, so tokens are generated once and never rotated.
+"""
+
+from __future__ import annotations
+
+import secrets as _random
+from pathlib import Path
+from typing import Callable
+
+from . import yamlio
+
+SECRET_FILE = "secret.yaml"
+
+# answer path (or generated.NAME) -> path inside the BinderHub chart values
+LOCATIONS: dict[str, tuple[str, ...]] = {
+    "generated.proxy_secret_token": ("jupyterhub", "proxy", "secretToken"),
+    "generated.binder_api_token": ("jupyterhub", "hub", "services", "binder", "apiToken"),
+    "auth.client_secret": ("jupyterhub", "hub", "config", "GenericOAuthenticator", "client_secret"),
+    "registry.password": ("registry", "password"),
+    "hub.database.password": ("jupyterhub", "hub", "db", "password"),
+}
+# Generated like the original notes' `openssl rand -hex 32`.
+GENERATED = ("generated.proxy_secret_token", "generated.binder_api_token")
+
+
+class SecretFileError(Exception):
+    pass
+
+
+def read_stored(directory: Path) -> dict[str, str]:
+    """Secrets already in DIR/secret.yaml, by answer path. Missing file: none."""
+    path = directory / SECRET_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    try:
+        values = yamlio.loads(text) or {}
+    except yamlio.YAMLError:
+        # Never include the parser's message: it quotes the line, which may hold a secret.
+        raise SecretFileError(f"{path} is not valid YAML; fix or move it (it holds the install's "
+                              "secrets, so the wizard will not overwrite it)") from None
+    stored: dict[str, str] = {}
+    for key, location in LOCATIONS.items():
+        node = values
+        for part in location:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, str) and node:
+            stored[key] = node
+    return stored
+
+
+def new_token() -> str:
+    return _random.token_hex(32)
+
+
+def complete(given: dict[str, str], stored: dict[str, str], generate: tuple[str, ...] | list[str] = GENERATED,
+             token: Callable[[], str] = new_token) -> dict[str, str]:
+    """All secrets of an install: answers first, then stored ones, then new tokens for the rest."""
+    merged = dict(stored)
+    merged.update(given)
+    for key in generate:
+        if key not in merged:
+            merged[key] = token()
+    return merged
+
+
+def values(all_secrets: dict[str, str]) -> dict:
+    """The secret.yaml values tree."""
+    tree: dict = {}
+    for key, location in LOCATIONS.items():
+        if key not in all_secrets:
+            continue
+        node = tree
+        for part in location[:-1]:
+            node = node.setdefault(part, {})
+        node[location[-1]] = all_secrets[key]
+    return tree
