@@ -31,13 +31,67 @@ def _parser() -> argparse.ArgumentParser:
                     "Without --answers, reads DIR/answers.yaml, or asks on a terminal.")
     export.add_argument("--answers", type=Path, help="answers file (YAML); see README for every key")
     export.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help="install directory")
+
+    install = commands.add_parser(
+        "install", help="render, then apply stage by stage and check each against the cluster",
+        description="Render the install directory as export does, show which stages will run and why, "
+                    "then apply them (independent stages at the same time) and check each against the "
+                    "cluster. Running again resumes.")
+    install.add_argument("--answers", type=Path, help="answers file (default DIR/answers.yaml)")
+    install.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help="install directory")
+    install.add_argument("--yes", action="store_true", help="apply without asking")
+    install.add_argument("--dry-run", action="store_true",
+                         help="print every command that would change something (secrets masked); change nothing")
+    stage_names = ("preflight", "storage", "ingress", "cert-manager", "issuer", "namespace", "binderhub", "endpoints")
+    install.add_argument("--from", dest="from_stage", choices=stage_names, metavar="STAGE",
+                         help="run this stage and every stage after it, even if done")
+    install.add_argument("--only", choices=stage_names, metavar="STAGE", help="run only this stage")
+    _cluster_options(install)
+
+    status = commands.add_parser("status", help="a table of the stages: done, failed, pending, stale")
+    status.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help="install directory")
+    verify = commands.add_parser("verify", help="run every check against the live cluster; change nothing")
+    verify.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help="install directory")
+    _cluster_options(verify)
     return parser
+
+
+def _cluster_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--skip-check", action="append", default=[], metavar="NAME",
+                         help="skip a named preflight check: tools, api, permissions, nodes, dns, public-ip-free")
+    command.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
+                         help="how long each check waits for its condition (default 300)")
+    command.add_argument("--resolve", action="append", default=[], metavar="HOST:ADDR:PORT",
+                         help="probe HOST at ADDR:PORT instead of what DNS says, like curl --resolve")
+    command.add_argument("--ca-bundle", metavar="PEM", help="extra CA certificates to trust in the HTTPS checks")
+
+
+def _options(args: argparse.Namespace):
+    from .context import Options
+
+    resolve = {}
+    for item in args.resolve:
+        host, _, target = item.partition(":")
+        if not host or not target:
+            raise SystemExit(f"wizard: --resolve {item!r}: expected HOST:ADDR:PORT")
+        resolve[host] = target
+    return Options(timeout=args.timeout, skip_checks=frozenset(args.skip_check), resolve=resolve,
+                   ca_bundle=args.ca_bundle)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "export":
         return _export(args)
+    if args.command in ("install", "status", "verify"):
+        from . import install
+
+        if args.command == "status":
+            return install.status(args.dir)
+        if args.command == "verify":
+            return install.verify(args.dir, _options(args))
+        return install.install(args.dir, args.answers, yes=args.yes, dry_run=args.dry_run,
+                               from_stage=args.from_stage, only=args.only, options=_options(args))
     from screens.app import run  # the interactive wizard; imported only here
 
     return run(args.dir)

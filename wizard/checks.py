@@ -1,0 +1,284 @@
+"""Checks against the live cluster, one function per named check.
+
+Each raises CheckFailed with what is wrong in plain words and the next thing to do; waits go
+through Cluster.wait_for (a watch with an announced deadline), never a sleep loop.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+
+from .context import CheckFailed, Context, PreflightRefused
+from .kube import Resource, WaitTimeout, api_error_text, condition, deployment_available, is_true
+from .render.infra import DEFAULT_CLASS_ANNOTATION
+from .render.values import ingress_class, issuer_name
+
+MIN_KUBERNETES = (1, 28)
+MIN_KUBECTL = (1, 28)
+MIN_HELM = (3, 8)  # OCI chart references
+INGRESS_DEPLOYMENTS = {"ingress-nginx": ("ingress-nginx", "ingress-nginx-controller"),
+                       "traefik": ("traefik", "traefik")}
+
+
+def _version_tuple(text: str) -> tuple[int, int]:
+    match = re.search(r"v?(\d+)\.(\d+)", text or "")
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def _wait(ctx: Context, stage: str, resource: Resource, name: str, predicate, *, explain, next_step: str) -> dict:
+    try:
+        return ctx.cluster.wait_for(resource, name, predicate, timeout=ctx.options.timeout,
+                                    notify=lambda msg: ctx.notify(stage, msg))
+    except WaitTimeout as err:
+        raise CheckFailed(resource.describe, f"{err}; {explain(err.last)}", next_step) from None
+
+
+# --- preflight ---------------------------------------------------------------------------------
+
+def tools_present(ctx: Context) -> None:
+    for tool, minimum, argv in (("kubectl", MIN_KUBECTL, ["kubectl", "version", "--client", "-o", "json"]),
+                                ("helm", MIN_HELM, ["helm", "version", "--short"])):
+        if shutil.which(tool) is None:
+            raise PreflightRefused(f"{tool}-present", f"{tool} is not on PATH",
+                                   f"install {tool} {minimum[0]}.{minimum[1]} or newer and run again")
+        result = ctx.runner.run("preflight", argv, mutating=False, check=False)
+        found = _version_tuple(re.sub(r'"major":\s*"(\d+)",\s*"minor":\s*"(\d+)', r"v\1.\2", result.output))
+        if not result.ok or found < minimum:
+            raise PreflightRefused(f"{tool}-version", f"{tool} {found[0]}.{found[1]} is older than "
+                                   f"{minimum[0]}.{minimum[1]}", f"upgrade {tool}")
+
+
+def api_answers(ctx: Context) -> None:
+    try:
+        info = ctx.cluster.plain(ctx.cluster.call(ctx.cluster.version_api.get_code))
+    except Exception as err:  # noqa: BLE001 - any failure here means "no cluster reachable"
+        raise PreflightRefused("api-reachable", f"the Kubernetes API does not answer ({api_error_text(err)})",
+                               "check the kubeconfig and context (kubectl cluster-info) and run again") from None
+    version = _version_tuple(info.get("gitVersion") or f"{info.get('major')}.{info.get('minor')}")
+    ctx.facts["kubernetes"] = info.get("gitVersion")
+    if version < MIN_KUBERNETES:
+        raise PreflightRefused("kubernetes-version", f"Kubernetes {info.get('gitVersion')} is older than 1.28, "
+                               "the oldest the BinderHub chart supports", "upgrade the cluster")
+
+
+def may_create_cluster_objects(ctx: Context) -> None:
+    from kubernetes import client
+
+    review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
+        resource_attributes=client.V1ResourceAttributes(verb="create", group="rbac.authorization.k8s.io",
+                                                        resource="clusterroles")))
+    answer = ctx.cluster.plain(ctx.cluster.call(ctx.cluster.authz.create_self_subject_access_review, review))
+    if not (answer.get("status") or {}).get("allowed"):
+        raise PreflightRefused("cluster-admin", "this kubeconfig may not create cluster-scoped objects "
+                               "(ClusterRoles, StorageClasses, CRDs), which the charts need",
+                               "use a cluster-admin context (cluster.context) and run again")
+
+
+def nodes_ready(ctx: Context) -> None:
+    nodes = ctx.cluster.items(ctx.cluster.core.list_node)
+    ready = [n for n in nodes if is_true(n, "Ready")]
+    if not ready:
+        raise PreflightRefused("node-ready", f"no node is Ready ({len(nodes)} node(s) found)",
+                               "check `kubectl get nodes` and the kubelet on each node")
+    runtimes = {((n.get("status") or {}).get("nodeInfo") or {}).get("containerRuntimeVersion", "") for n in ready}
+    runtime = "docker" if runtimes and all(r.startswith("docker://") for r in runtimes) else "containerd"
+    ctx.facts.update(nodes=len(nodes), runtime=runtime, runtimes=sorted(runtimes))
+    if runtime != ctx.settings.cluster.runtime and ctx.rerender is not None:
+        builder = "the host's Docker socket" if runtime == "docker" else "dind"
+        ctx.notify("preflight", f"the nodes run {runtime}, not {ctx.settings.cluster.runtime} as answered: "
+                   f"cluster.runtime set to {runtime}, so BinderHub builds with {builder}")
+        ctx.settings = ctx.rerender({"cluster": {"runtime": runtime}})
+    if ctx.settings.registry.type == "none" and runtime != "docker":
+        raise PreflightRefused(
+            "registry-needed", f"registry.type is none, but the nodes run {', '.join(sorted(runtimes))}: "
+            "images built by BinderHub's dind builder never reach the kubelet without a registry",
+            "set registry.type to external (your registry) or in-cluster (the wizard deploys one)")
+
+
+def hosts_resolve(ctx: Context) -> None:
+    s = ctx.settings
+    if not s.production:
+        return
+    for host in (s.network.binder_host, s.network.hub_host):
+        if host in ctx.options.resolve:
+            continue
+        try:
+            addresses = {info[4][0] for info in socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)}
+        except OSError:
+            addresses = set()
+        if s.network.public_ip not in addresses:
+            ctx.notify("preflight", f"warning: {host} resolves to {', '.join(sorted(addresses)) or 'nothing'}, "
+                       f"not {s.network.public_ip}: Let's Encrypt cannot issue its certificate until DNS points "
+                       "there")
+
+
+def public_ip_free(ctx: Context) -> None:
+    ip = ctx.settings.network.public_ip
+    controller_ns = INGRESS_DEPLOYMENTS[ctx.settings.ingress.controller][0]
+    for svc in ctx.cluster.items(ctx.cluster.core.list_service_for_all_namespaces):
+        meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
+        if meta.get("namespace") == controller_ns:
+            continue
+        ports = {p.get("port") for p in spec.get("ports") or []}
+        holds = ip in (spec.get("externalIPs") or []) or ip in [
+            i.get("ip") for i in ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []]
+        if holds and ports & {80, 443}:
+            ctx.notify("preflight", f"warning: Service {meta.get('namespace')}/{meta.get('name')} already "
+                       f"holds {ip} on port 80 or 443; two ingress paths on one address will fight")
+
+
+PREFLIGHT = {"tools": tools_present, "api": api_answers, "permissions": may_create_cluster_objects,
+             "nodes": nodes_ready, "dns": hosts_resolve, "public-ip-free": public_ip_free}
+
+
+def preflight(ctx: Context) -> None:
+    for name, check in PREFLIGHT.items():
+        if name in ctx.options.skip_checks:
+            ctx.notify("preflight", f"skipped check {name} (--skip-check)")
+            continue
+        check(ctx)
+
+
+# --- storage -----------------------------------------------------------------------------------
+
+def _is_default(sc: dict) -> bool:
+    return ((sc.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION) == "true"
+
+
+def other_defaults(ctx: Context) -> list[str]:
+    wanted = ctx.settings.storage.storage_class
+    return [sc["metadata"]["name"] for sc in ctx.cluster.items(ctx.cluster.storage.list_storage_class)
+            if _is_default(sc) and sc["metadata"]["name"] != wanted]
+
+
+def storage(ctx: Context) -> None:
+    wanted = ctx.settings.storage.storage_class
+    resource = Resource(f"StorageClass {wanted}", ctx.cluster.storage.list_storage_class)
+    _wait(ctx, "storage", resource, wanted, lambda sc: True,
+          explain=lambda last: "it does not exist",
+          next_step="for provisioner existing, name a class from `kubectl get storageclass`")
+    if not _is_default(ctx.cluster.get(ctx.cluster.storage.read_storage_class, wanted) or {}):
+        raise CheckFailed("storage-default", f"StorageClass {wanted} is not marked default",
+                          f"kubectl annotate storageclass {wanted} {DEFAULT_CLASS_ANNOTATION}=true --overwrite")
+    others = other_defaults(ctx)
+    if others:
+        raise CheckFailed("storage-default", f"other default StorageClasses: {', '.join(others)}: PVCs without "
+                          "a class would land on any of them", "run the storage stage again to un-default them")
+
+
+# --- ingress -----------------------------------------------------------------------------------
+
+def ingress(ctx: Context) -> None:
+    s = ctx.settings
+    namespace, name = INGRESS_DEPLOYMENTS[s.ingress.controller]
+    apps = ctx.cluster.apps
+    _wait(ctx, "ingress", Resource(f"Deployment {namespace}/{name} available", apps.list_namespaced_deployment,
+                                   (namespace,)), name, deployment_available,
+          explain=lambda last: "its pods are not ready" if last else "it does not exist",
+          next_step=f"kubectl -n {namespace} describe deployment {name}")
+    svc = ctx.cluster.get(ctx.cluster.core.read_namespaced_service, name, namespace)
+    external = ((svc or {}).get("spec") or {}).get("externalIPs") or []
+    if s.network.public_ip not in external:
+        raise CheckFailed("ingress-external-ip", f"Service {namespace}/{name} does not carry {s.network.public_ip} "
+                          f"in spec.externalIPs (it has {external or 'none'})",
+                          "run the ingress stage again: the address comes from the chart values, not a patch")
+    cls = ingress_class(s)
+    if ctx.cluster.get(ctx.cluster.networking.read_ingress_class, cls) is None:
+        raise CheckFailed("ingress-class", f"IngressClass {cls} does not exist", "run the ingress stage again")
+
+
+# --- certificates ------------------------------------------------------------------------------
+
+_WEBHOOK_CAUSES = (
+    (r"no matches for kind|the server could not find the requested resource|404",
+     "the cert-manager CRDs are missing", "run the cert-manager stage again (crds.enabled)"),
+    (r"x509|certificate signed by unknown authority|caBundle",
+     "the webhook's CA is not injected yet", "wait for cert-manager-cainjector, then run again"),
+    (r"connection refused|no endpoints available|context deadline exceeded|failed calling webhook|timeout",
+     "the cert-manager webhook is not ready", "kubectl -n cert-manager get pods; then run again"),
+)
+
+
+def cert_manager_api(ctx: Context) -> None:
+    """What `cmctl check api` does: a server-side dry-run create of a Certificate must succeed."""
+    apps = ctx.cluster.apps
+    _wait(ctx, "cert-manager", Resource("Deployment cert-manager/cert-manager-webhook available",
+                                        apps.list_namespaced_deployment, ("cert-manager",)),
+          "cert-manager-webhook", deployment_available, explain=lambda last: "its pod is not ready",
+          next_step="kubectl -n cert-manager describe deployment cert-manager-webhook")
+    probe = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+             "metadata": {"name": "binderhub-wizard-api-check", "namespace": "cert-manager"},
+             "spec": {"secretName": "binderhub-wizard-api-check", "dnsNames": ["api-check.invalid"],
+                      "issuerRef": {"name": "binderhub-wizard-api-check", "kind": "Issuer"}}}
+    try:
+        ctx.cluster.call(ctx.cluster.custom.create_namespaced_custom_object, "cert-manager.io", "v1",
+                         "cert-manager", "certificates", probe, dry_run="All")
+    except Exception as err:  # noqa: BLE001 - every failure is mapped to a cause below
+        text = api_error_text(err)
+        for pattern, cause, next_step in _WEBHOOK_CAUSES:
+            if re.search(pattern, text, re.I):
+                raise CheckFailed("cert-manager-api", f"{cause} ({text})", next_step) from None
+        raise CheckFailed("cert-manager-api", f"a dry-run Certificate was refused ({text})",
+                          "kubectl -n cert-manager logs deploy/cert-manager-webhook") from None
+
+
+def issuer(ctx: Context) -> None:
+    name = issuer_name(ctx.settings)
+    resource = Resource(f"ClusterIssuer {name} Ready", ctx.cluster.custom.list_cluster_custom_object,
+                        ("cert-manager.io", "v1", "clusterissuers"))
+
+    def ready_or_failed(obj: dict) -> bool:
+        cond = condition(obj, "Ready")
+        if cond and cond.get("status") == "False" and cond.get("reason") not in (None, "", "Pending"):
+            raise CheckFailed(f"issuer-ready", f"ClusterIssuer {name} is not Ready: {cond.get('message') or cond.get('reason')}",
+                              "check tls.acme_email and tls.acme_server, then run the issuer stage again")
+        return is_true(obj, "Ready")
+
+    _wait(ctx, "issuer", resource, name, ready_or_failed,
+          explain=lambda last: (condition(last, "Ready") or {}).get("message", "no Ready condition yet"),
+          next_step=f"kubectl describe clusterissuer {name}")
+
+
+# --- namespace and BinderHub -------------------------------------------------------------------
+
+def namespace(ctx: Context) -> None:
+    from .render.userpods import CONFIGMAPS
+
+    ns = ctx.settings.cluster.namespace
+    for name, *_rest in CONFIGMAPS:
+        if ctx.cluster.get(ctx.cluster.core.read_namespaced_config_map, name, ns) is None:
+            raise CheckFailed("configmaps", f"ConfigMap {ns}/{name} is missing", "run the namespace stage again")
+
+
+def binderhub(ctx: Context) -> None:
+    s, ns = ctx.settings, ctx.settings.cluster.namespace
+    apps, core, net = ctx.cluster.apps, ctx.cluster.core, ctx.cluster.networking
+    for name in ("hub", "proxy", "binder"):
+        _wait(ctx, "binderhub", Resource(f"Deployment {ns}/{name} available", apps.list_namespaced_deployment, (ns,)),
+              name, deployment_available, explain=lambda last: "its pods are not ready" if last else "it does not exist",
+              next_step=f"kubectl -n {ns} describe deployment {name}; kubectl -n {ns} logs deploy/{name}")
+    if s.hub.database.type == "sqlite-pvc":
+        _wait(ctx, "binderhub", Resource(f"PersistentVolumeClaim {ns}/hub-db-dir Bound",
+                                         core.list_namespaced_persistent_volume_claim, (ns,)),
+              "hub-db-dir", lambda pvc: (pvc.get("status") or {}).get("phase") == "Bound",
+              explain=lambda last: "no default StorageClass could provision it (binderhub#897)",
+              next_step=f"kubectl -n {ns} describe pvc hub-db-dir")
+    for name in ("binderhub", "jupyterhub"):
+        _wait(ctx, "binderhub", Resource(f"Ingress {ns}/{name} admitted", net.list_namespaced_ingress, (ns,)), name,
+              lambda ing: bool(((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress")),
+              explain=lambda last: "the ingress controller has not taken it",
+              next_step=f"kubectl -n {ns} describe ingress {name}")
+
+
+def certificates(ctx: Context) -> None:
+    if not ctx.settings.production:
+        return
+    ns = ctx.settings.cluster.namespace
+    for secret in ("binderhub-tls", "jupyterhub-tls"):
+        resource = Resource(f"Certificate {ns}/{secret} Ready", ctx.cluster.custom.list_namespaced_custom_object,
+                            ("cert-manager.io", "v1", ns, "certificates"))
+        _wait(ctx, "endpoints", resource, secret, lambda c: is_true(c, "Ready"),
+              explain=lambda last: (condition(last, "Ready") or {}).get("message", "not issued yet"),
+              next_step=f"kubectl -n {ns} describe certificate {secret}; the hosts must resolve to the public IP")

@@ -1,0 +1,224 @@
+"""`wizard install`, `status` and `verify`: the headless front of the engine (the TUI uses the
+same pieces). Install renders as export does, shows what will run and why, then applies."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from . import secretstore
+from .context import Context, Options
+from .engine import Engine, Event, fingerprint, stale_stages
+from .export import AnswersError, ExportResult, export, format_problems, read_answers_file
+from .runner import LOG_FILE, Masker, Runner
+from .settings import Settings
+from .stages import Stage, plan
+from .state import InstallLock, LockHeld, StateFileError, load_state
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PREFLIGHT = 0, 1, 2, 3
+
+
+@dataclass
+class Prepared:
+    settings: Settings
+    directory: Path         # where the rendered files are read from (a scratch copy in a dry run)
+    masker: Masker
+
+
+class BadInput(Exception):
+    pass
+
+
+def _source(directory: Path, answers: Path | None) -> Path:
+    source = answers or directory / "answers.yaml"
+    if not source.exists():
+        raise BadInput(f"no answers: {source} does not exist. Pass --answers FILE, or run "
+                       f"`wizard export` first")
+    return source
+
+
+def render_into(directory: Path, answers: Path | None, *, scratch: bool = False,
+                overrides: dict | None = None) -> Prepared:
+    """Render the install directory (or, with scratch, a copy of it that DIR never sees)."""
+    raw = read_answers_file(_source(directory, answers))
+    if overrides:
+        for section, values in overrides.items():
+            raw.setdefault(section, {}).update(values)
+    target = directory
+    if scratch:
+        target = Path(tempfile.mkdtemp(prefix="binderhub-wizard-"))
+        if (directory / secretstore.SECRET_FILE).exists():
+            shutil.copy2(directory / secretstore.SECRET_FILE, target / secretstore.SECRET_FILE)
+    result: ExportResult = export(raw, target, source=None)
+    if not result.ok:
+        raise BadInput(f"{len(result.load.problems)} problem(s) in the answers; nothing applied:\n"
+                       + format_problems(result.load.problems))
+    settings = result.load.settings
+    secrets = secretstore.read_stored(target)
+    return Prepared(settings, target, Masker(secrets.values()))
+
+
+def _printer(stream=sys.stdout):
+    lock = threading.Lock()  # stages run in threads: one whole line at a time
+
+    def show(event: Event) -> None:
+        with lock:
+            _show(event)
+
+    def _show(event: Event) -> None:
+        if event.kind == "stage":
+            line = f"[{event.stage}] {event.status}"
+            if event.message:
+                line += f": {event.message}"
+            print(line, file=stream, flush=True)
+        elif event.kind == "note":
+            print(f"[{event.stage}] {event.message}", file=stream, flush=True)
+    return show
+
+
+def _context(prepared: Prepared, directory: Path, options: Options, *, dry_run: bool,
+             answers: Path | None) -> Context:
+    # A dry run changes nothing in DIR either: its log goes with the scratch copy.
+    runner = Runner(prepared.directory / LOG_FILE, prepared.masker, dry_run=dry_run)
+    if prepared.directory != directory:
+        # Show the real directory in commands, not the scratch copy a dry run renders into.
+        scratch, real = str(prepared.directory), str(directory)
+        runner.mask = _chain(runner.mask, lambda text: text.replace(scratch, real))
+    ctx = Context(prepared.settings, prepared.directory, runner, options)
+
+    def rerender(overrides: dict) -> Settings:
+        # export writes the changed answer into answers.yaml too, so the next run starts from it.
+        source = answers if prepared.directory == directory else prepared.directory / "answers.yaml"
+        return render_into(prepared.directory, source, overrides=overrides).settings
+
+    ctx.rerender = rerender
+    return ctx
+
+
+def _chain(first, second):
+    return lambda text: second(first(text))
+
+
+@contextmanager
+def _ctrl_c_cancels(ctx: Context) -> Iterator[None]:
+    def interrupt(signum, frame):  # noqa: ARG001
+        print("\nstopping: the running command is being stopped; the state is kept", file=sys.stderr)
+        ctx.cancel.set()
+        ctx.runner.cancel()
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def review(ctx: Context, stages: list[Stage], state) -> dict[str, str]:
+    reasons = stale_stages(ctx, stages, state)
+    print("Stages:")
+    for stage in stages:
+        why = reasons.get(stage.name)
+        print(f"  {stage.name:<13} {'will run: ' + why if why else 'done; checks run again'}"
+              f"{'  (' + stage.describe + ')' if stage.describe else ''}")
+    return reasons
+
+
+def install(directory: Path, answers: Path | None, *, yes: bool, dry_run: bool, from_stage: str | None,
+            only: str | None, options: Options) -> int:
+    try:
+        with InstallLock(directory) if not dry_run else _no_lock():
+            prepared = render_into(directory, answers, scratch=dry_run)
+            ctx = _context(prepared, directory, options, dry_run=dry_run, answers=answers)
+            stages = plan(prepared.settings)
+            names = [s.name for s in stages]
+            for wanted in (from_stage, only):
+                if wanted and wanted not in names:
+                    raise BadInput(f"no stage {wanted!r} in this plan; stages: {', '.join(names)}")
+            state = load_state(directory)
+            review(ctx, stages, state)
+            if not dry_run and not yes:
+                if not sys.stdin.isatty():
+                    raise BadInput("not on a terminal: pass --yes to apply, or --dry-run to see the commands")
+                if input("Apply? [y/N] ").strip().lower() not in ("y", "yes"):
+                    print("nothing applied")
+                    return EXIT_OK
+            engine = Engine(ctx, stages, state, _printer())
+            started = time.monotonic()
+            with _ctrl_c_cancels(ctx):
+                ok = engine.run(from_stage=from_stage, only=only)
+            if dry_run:
+                print(f"\n{len(ctx.runner.planned)} command(s) would run; nothing was changed.")
+                for stage, command in ctx.runner.planned:
+                    print(f"  [{stage}] {command}")
+                return EXIT_OK
+            if ok:
+                from .render.values import urls
+
+                address = urls(ctx.settings)
+                print(f"\ndone in {time.monotonic() - started:.0f} s: BinderHub {address['binder']}, "
+                      f"JupyterHub {address['hub']}. Log: {directory / LOG_FILE}")
+                return EXIT_OK
+            if "refused" in ctx.facts:
+                print(f"\npreflight refused: {ctx.facts['refused']}", file=sys.stderr)
+                return EXIT_PREFLIGHT
+            if ctx.cancel.is_set():
+                print(f"\ninterrupted; run `wizard install --dir {directory}` to continue", file=sys.stderr)
+                return EXIT_FAILED
+            print(f"\na stage failed; see above and {directory / LOG_FILE}. Run the same command again to "
+                  "retry from there.", file=sys.stderr)
+            return EXIT_FAILED
+    except (BadInput, AnswersError, LockHeld, StateFileError, secretstore.SecretFileError) as err:
+        print(f"install: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+@contextmanager
+def _no_lock():
+    yield
+
+
+def status(directory: Path) -> int:
+    try:
+        state = load_state(directory)
+        prepared = render_into(directory, None, scratch=True)
+    except (BadInput, AnswersError, StateFileError, secretstore.SecretFileError) as err:
+        print(f"status: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    ctx = Context(prepared.settings, prepared.directory, Runner(Path(tempfile.mkdtemp()) / "x.log", dry_run=True))
+    stages = plan(prepared.settings)
+    print(f"{'stage':<13} {'status':<12} {'started':<20} {'took':>6}  note")
+    for stage in stages:
+        record = state.stages.get(stage.name)
+        shown = record.status if record else "pending"
+        if record and record.status == "done" and record.fingerprint != fingerprint(ctx, stage):
+            shown = "stale"
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started)) if record and record.started else ""
+        took = f"{record.finished - record.started:.0f}s" if record and record.started and record.finished else ""
+        note = (record.error or "").splitlines()[0] if record and record.error else ""
+        if shown == "stale":
+            note = "an answer it depends on changed"
+        print(f"{stage.name:<13} {shown:<12} {started:<20} {took:>6}  {note}")
+    return EXIT_OK
+
+
+def verify(directory: Path, options: Options) -> int:
+    try:
+        prepared = render_into(directory, None, scratch=True)
+    except (BadInput, AnswersError, secretstore.SecretFileError) as err:
+        print(f"verify: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    ctx = _context(prepared, directory, options, dry_run=True, answers=None)
+    ctx.rerender = None
+    engine = Engine(ctx, plan(prepared.settings), load_state(directory), _printer())
+    results = engine.verify_all()
+    failed = [name for name, problem in results.items() if problem]
+    print(f"\n{len(results) - len(failed)} of {len(results)} stages pass their checks")
+    return EXIT_FAILED if failed else EXIT_OK

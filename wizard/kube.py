@@ -1,0 +1,147 @@
+"""Reading the cluster through the `kubernetes` client, and waiting for a condition with a watch.
+
+Imported only by the install engine: `kubernetes` is slow to import, and export never needs it.
+Objects are handed to checks as plain dicts (the JSON a server sends), so one predicate style
+serves typed and custom resources alike.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from kubernetes import client, config, watch
+from kubernetes.client.exceptions import ApiException
+
+Notify = Callable[[str], None]
+
+
+class WaitTimeout(Exception):
+    def __init__(self, what: str, timeout: float, last: dict | None):
+        super().__init__(f"gave up after {_duration(timeout)} waiting for {what}")
+        self.what = what
+        self.last = last
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)}m"
+    return f"{seconds:.0f}s" if seconds >= 1 else f"{seconds:.1f}s"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """How to list and watch one kind: a list function and its fixed arguments."""
+
+    describe: str            # e.g. "Deployment binder/hub"
+    list_fn: Callable[..., Any]
+    args: tuple = ()
+    namespaced: bool = False
+
+
+class Cluster:
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None, request_timeout: float = 15):
+        self.api = config.new_client_from_config(config_file=kubeconfig, context=context or None)
+        self.request_timeout = request_timeout
+        self.core = client.CoreV1Api(self.api)
+        self.apps = client.AppsV1Api(self.api)
+        self.storage = client.StorageV1Api(self.api)
+        self.networking = client.NetworkingV1Api(self.api)
+        self.custom = client.CustomObjectsApi(self.api)
+        self.authz = client.AuthorizationV1Api(self.api)
+        self.version_api = client.VersionApi(self.api)
+        self.requests = 0  # every API call a check makes, so a polling regression shows
+
+    def call(self, fn: Callable[..., Any], *args, **kwargs) -> Any:
+        self.requests += 1
+        kwargs.setdefault("_request_timeout", self.request_timeout)
+        return fn(*args, **kwargs)
+
+    def plain(self, obj: Any) -> Any:
+        return obj if isinstance(obj, dict) else self.api.sanitize_for_serialization(obj)
+
+    def get(self, fn: Callable[..., Any], *args, **kwargs) -> dict | None:
+        """The object as a dict, or None when it does not exist."""
+        try:
+            return self.plain(self.call(fn, *args, **kwargs))
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+
+    def items(self, fn: Callable[..., Any], *args, **kwargs) -> list[dict]:
+        listing = self.plain(self.call(fn, *args, **kwargs))
+        return listing.get("items") or []
+
+    # --- waiting -----------------------------------------------------------------------------
+    def wait_for(self, resource: Resource, name: str, predicate: Callable[[dict], bool], *,
+                 timeout: float, notify: Notify | None = None) -> dict:
+        """Return the object once `predicate` holds, watching for changes (no sleep loop);
+        raise WaitTimeout at the deadline. The deadline is announced first."""
+        deadline = time.monotonic() + timeout
+        if notify:
+            until = time.strftime("%H:%M:%S", time.localtime(time.time() + timeout))
+            notify(f"waiting up to {_duration(timeout)}, until {until}, for {resource.describe}")
+        selector = f"metadata.name={name}"
+        last: dict | None = None
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(resource.describe, timeout, last)
+            listing = self.plain(self.call(resource.list_fn, *resource.args, field_selector=selector))
+            for item in listing.get("items") or []:
+                last = item
+                if predicate(item):
+                    return item
+            version = (listing.get("metadata") or {}).get("resourceVersion")
+            stream = watch.Watch()
+            self.requests += 1
+            try:
+                for event in stream.stream(resource.list_fn, *resource.args, field_selector=selector,
+                                           resource_version=version, timeout_seconds=max(1, int(remaining + 0.999)),
+                                           _request_timeout=remaining + 5):
+                    if event.get("type") == "ERROR":
+                        break  # e.g. 410 Gone: list again from a fresh version
+                    obj = self.plain(event["object"])
+                    if event.get("type") in ("ADDED", "MODIFIED"):
+                        last = obj
+                        if predicate(obj):
+                            return obj
+                    if time.monotonic() >= deadline:
+                        break
+            finally:
+                stream.stop()
+
+
+def condition(obj: dict | None, kind: str) -> dict | None:
+    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return cond
+    return None
+
+
+def is_true(obj: dict | None, kind: str) -> bool:
+    cond = condition(obj, kind)
+    return bool(cond) and cond.get("status") == "True"
+
+
+def deployment_available(obj: dict) -> bool:
+    status = obj.get("status") or {}
+    wanted = (obj.get("spec") or {}).get("replicas", 1)
+    return is_true(obj, "Available") and (status.get("availableReplicas") or 0) >= min(wanted, 1) \
+        and (status.get("observedGeneration") or 0) >= ((obj.get("metadata") or {}).get("generation") or 0)
+
+
+def api_error_text(err: Exception) -> str:
+    """A short, plain description of an API failure (no response body dump)."""
+    if isinstance(err, ApiException):
+        import json
+
+        reason = err.reason or ""
+        try:
+            message = json.loads(err.body or "{}").get("message") or ""
+        except (ValueError, AttributeError):
+            message = ""
+        return f"HTTP {err.status} {reason}: {message}".strip().rstrip(":")
+    return f"{err.__class__.__name__}: {err}"

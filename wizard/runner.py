@@ -1,0 +1,179 @@
+"""The one way the wizard runs an external command (helm, kubectl, kubeadm), built on `sh`.
+
+Every command and its full output go to DIR/install.log with every secret masked; output lines
+also go to a listener (the CLI or the TUI) as they arrive. A dry run records and shows the commands
+that would change something and runs none of them. Cancel stops running commands cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+MASK = "****"
+LOG_FILE = "install.log"
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    exit_code: int
+    output: str          # stdout and stderr as they interleaved, masked
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def tail(self, lines: int = 15) -> str:
+        return "\n".join(self.output.rstrip("\n").splitlines()[-lines:])
+
+
+class CommandFailed(Exception):
+    def __init__(self, result: CommandResult, display: str):
+        super().__init__(f"`{display}` exited with {result.exit_code}")
+        self.result = result
+        self.display = display
+
+
+class Cancelled(Exception):
+    pass
+
+
+OutputListener = Callable[[str, str], None]  # (stage, masked line)
+
+
+class Masker:
+    """Replaces every known secret by ****, longest first (one secret may contain another)."""
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def add(self, secret: str) -> None:
+        if secret and len(secret) >= 4 and secret not in self._secrets:
+            self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+
+class Runner:
+    def __init__(self, log_path: Path, masker: Masker | None = None, *, dry_run: bool = False,
+                 listener: OutputListener | None = None, env: dict[str, str] | None = None):
+        self.log_path = log_path
+        self.mask = masker or Masker()
+        self.dry_run = dry_run
+        self.listener = listener
+        self.env = env
+        self.planned: list[tuple[str, str]] = []   # (stage, masked command) seen in a dry run
+        self._lock = threading.Lock()
+        self._running: dict[int, object] = {}  # id -> sh RunningCommand (not hashable)
+        self._cancelled = threading.Event()
+
+    # --- logging -----------------------------------------------------------------------------
+    def log(self, stage: str, text: str) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        masked = self.mask(text)
+        with self._lock:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as handle:
+                for line in masked.splitlines() or [""]:
+                    handle.write(f"{stamp} [{stage}] {line}\n")
+
+    def _emit(self, stage: str, line: str) -> None:
+        if self.listener:
+            self.listener(stage, line)
+
+    # --- running -----------------------------------------------------------------------------
+    def run(self, stage: str, argv: list[str], *, mutating: bool = True, stdin: str | None = None,
+            check: bool = True, timeout: float | None = None) -> CommandResult:
+        """Run argv; raise CommandFailed on a non-zero exit when `check`. In a dry run a mutating
+        command is only recorded; a read-only one (a `get`, a `version`) still runs."""
+        display = self.mask(" ".join(shlex.quote(a) for a in argv))
+        if stdin is not None and len(stdin) <= 200:
+            display += f" <<< {shlex.quote(self.mask(stdin))}"
+        if self._cancelled.is_set():
+            raise Cancelled(display)
+        if self.dry_run and mutating:
+            self.planned.append((stage, display))
+            self.log(stage, f"(dry run) would run: {display}")
+            self._emit(stage, f"would run: {display}")
+            return CommandResult(tuple(argv), 0, "", dry_run=True)
+        import sh  # the runner is the only user; keeps `wizard --help` and export free of it
+
+        self.log(stage, f"$ {display}")
+        self._emit(stage, f"$ {display}")
+        chunks: list[str] = []
+
+        def collect(line: str) -> None:
+            masked = self.mask(line.rstrip("\n"))
+            chunks.append(masked)
+            self.log(stage, masked)
+            self._emit(stage, masked)
+
+        try:
+            command = sh.Command(argv[0])
+        except sh.CommandNotFound:
+            result = CommandResult(tuple(argv), 127, f"{argv[0]}: command not found")
+            self.log(stage, result.output)
+            if check:
+                raise CommandFailed(result, display) from None
+            return result
+        process = command(*argv[1:], _out=collect, _err=collect, _bg=True, _bg_exc=False,
+                          _in=stdin, _env=self.env or dict(os.environ), _new_session=True,
+                          _timeout=timeout)
+        with self._lock:
+            self._running[id(process)] = process
+        try:
+            process.wait()
+            code = 0
+        except sh.ErrorReturnCode as err:
+            code = err.exit_code
+        except sh.SignalException as err:
+            code = -abs(getattr(err, "exit_code", 1))
+        except sh.TimeoutException:
+            code = 124
+            chunks.append(f"(stopped after {timeout:.0f} s)")
+        finally:
+            with self._lock:
+                self._running.pop(id(process), None)
+        if self._cancelled.is_set():
+            self.log(stage, f"(cancelled) {display}")
+            raise Cancelled(display)
+        result = CommandResult(tuple(argv), code, "\n".join(chunks))
+        self.log(stage, f"exit {code}")
+        if check and code != 0:
+            raise CommandFailed(result, display)
+        return result
+
+    def cancel(self) -> None:
+        """Stop every running command: SIGTERM to its process group, SIGKILL after 5 s."""
+        self._cancelled.set()
+        with self._lock:
+            running = list(self._running.values())
+        for process in running:
+            try:
+                process.signal_group(15)
+            except (ProcessLookupError, OSError):
+                continue
+        deadline = time.monotonic() + 5
+        for process in running:
+            while process.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if process.is_alive():
+                try:
+                    process.signal_group(9)
+                except (ProcessLookupError, OSError):
+                    pass
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()

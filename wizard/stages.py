@@ -1,0 +1,152 @@
+"""The install plan: named stages, what each needs, which rendered files feed it, how it applies
+them (helm upgrade --install with a pinned version, kubectl apply: both idempotent), and its checks.
+
+preflight -> storage, ingress, cert-manager (at the same time) -> issuer -> namespace -> binderhub
+-> endpoints. Profile local has no cert-manager and no issuer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import checks
+from .charts import chart_ref
+from .context import CheckFailed, Context
+from .render.infra import DEFAULT_CLASS_ANNOTATION
+from .render.userpods import CONFIGMAPS
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    needs: tuple[str, ...]
+    inputs: tuple[str, ...]                      # rendered files whose content feeds the fingerprint
+    apply: Callable[[Context], None]
+    verify: Callable[[Context], None]
+    applies: Callable[[Settings], bool] = lambda s: True
+    describe: str = ""
+
+
+def _helm_install(ctx: Context, stage: str, key: str, release: str, namespace: str, values: list[str]) -> None:
+    s = ctx.settings
+    ref = chart_ref(key, s.answers.get("versions", {}), s.answers.get("charts", {}))
+    args = ref.helm_args()
+    if ref.kind == "local":
+        args = [str(Path(args[0]).expanduser().resolve())]
+    # No --wait: the wizard's own checks wait, with watches and an announced deadline.
+    ctx.runner.run(stage, ctx.helm("upgrade", "--install", release, *args, "--namespace", namespace,
+                                   "--create-namespace", *[a for v in values for a in ("-f", ctx.file(v))]))
+
+
+def _kubectl_apply(ctx: Context, stage: str, *files: str, namespace: str | None = None) -> None:
+    args = ["apply", *(["-n", namespace] if namespace else [])]
+    for name in files:
+        args += ["-f", ctx.file(name)]
+    ctx.runner.run(stage, ctx.kubectl(*args))
+
+
+# --- apply steps -------------------------------------------------------------------------------
+
+def apply_storage(ctx: Context) -> None:
+    s = ctx.settings
+    if s.storage.provisioner == "openebs":
+        _helm_install(ctx, "storage", "openebs", "openebs", "openebs", ["openebs-values.yaml"])
+    else:
+        ctx.runner.run("storage", ctx.kubectl("annotate", "--overwrite", "storageclass", s.storage.storage_class,
+                                              f"{DEFAULT_CLASS_ANNOTATION}=true"))
+    if ctx.runner.dry_run:
+        return
+    for other in checks.other_defaults(ctx):
+        ctx.notify("storage", f"StorageClass {other} was a default too: un-defaulting it, so that volumes land "
+                   f"on {s.storage.storage_class}")
+        ctx.runner.run("storage", ctx.kubectl("annotate", "--overwrite", "storageclass", other,
+                                              f"{DEFAULT_CLASS_ANNOTATION}=false"))
+
+
+def apply_ingress(ctx: Context) -> None:
+    controller = ctx.settings.ingress.controller
+    _helm_install(ctx, "ingress", controller, controller, controller, [f"{controller}-values.yaml"])
+
+
+def apply_cert_manager(ctx: Context) -> None:
+    _helm_install(ctx, "cert-manager", "cert-manager", "cert-manager", "cert-manager", ["cert-manager-values.yaml"])
+
+
+def apply_issuer(ctx: Context) -> None:
+    _kubectl_apply(ctx, "issuer", "binderhub-issuer.yaml")
+
+
+def apply_namespace(ctx: Context) -> None:
+    ns = ctx.settings.cluster.namespace
+    manifest = json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    ctx.runner.run("namespace", ctx.kubectl("apply", "-f", "-"), stdin=manifest)
+    _kubectl_apply(ctx, "namespace", *[filename for _n, filename, _m, _k in CONFIGMAPS], namespace=ns)
+
+
+def apply_binderhub(ctx: Context) -> None:
+    s = ctx.settings
+    _helm_install(ctx, "binderhub", "binderhub", s.cluster.release, s.cluster.namespace, ["config.yaml", "secret.yaml"])
+
+
+def verify_endpoints(ctx: Context) -> None:
+    from . import probe
+    from .render.values import keycloak_endpoints, urls
+
+    checks.certificates(ctx)
+    s, address = ctx.settings, urls(ctx.settings)
+    prober = probe.Prober(ctx.options.resolve, ctx.options.ca_bundle)
+    try:
+        for url in (f"{address['binder']}health", f"{address['hub']}hub/health"):
+            warning = probe.expect_health(prober, url)
+            if warning:
+                ctx.notify("endpoints", f"warning: {warning}")
+        if s.auth.type == "keycloak":
+            probe.expect_sign_in_chain(prober, address["binder"], address["hub"], s.auth.client_id,
+                                       keycloak_endpoints(s)["authorize_url"], f"{address['hub']}hub/oauth_callback")
+    except probe.ProbeError as err:
+        raise CheckFailed("endpoints", err.problem, err.next_step) from None
+
+
+def _nothing(ctx: Context) -> None:
+    return None
+
+
+def _production(s: Settings) -> bool:
+    return s.production
+
+
+def _ingress_inputs(s: Settings) -> tuple[str, ...]:
+    return (f"{s.ingress.controller}-values.yaml",)
+
+
+def plan(settings: Settings) -> list[Stage]:
+    s = settings
+    production = s.production
+    storage_inputs = ("openebs-values.yaml",) if s.storage.provisioner == "openebs" else ()
+    stages = [
+        # Read-only: it "applies" nothing and checks every time, so a resume re-checks the cluster.
+        Stage("preflight", (), (), _nothing, checks.preflight, describe="tools, API, permissions, nodes, DNS"),
+        Stage("storage", ("preflight",), storage_inputs, apply_storage, checks.storage,
+              describe=f"{s.storage.provisioner}: {s.storage.storage_class} the only default StorageClass"),
+        Stage("ingress", ("preflight",), _ingress_inputs(s), apply_ingress, checks.ingress,
+              describe=f"{s.ingress.controller} on {s.network.public_ip}"),
+        Stage("cert-manager", ("preflight",), ("cert-manager-values.yaml",), apply_cert_manager,
+              checks.cert_manager_api, _production, describe="cert-manager and its webhook"),
+        Stage("issuer", ("cert-manager", "ingress"), ("binderhub-issuer.yaml",), apply_issuer, checks.issuer,
+              _production, describe="Let's Encrypt ClusterIssuer Ready"),
+        Stage("namespace", ("preflight",), tuple(f for _n, f, _m, _k in CONFIGMAPS), apply_namespace,
+              checks.namespace, describe=f"namespace {s.cluster.namespace} and its ConfigMaps"),
+        Stage("binderhub", ("storage", "ingress", "namespace", *(("issuer",) if production else ())),
+              ("config.yaml", "secret.yaml"), apply_binderhub, checks.binderhub,
+              describe=f"release {s.cluster.release}: hub, proxy, binder"),
+        Stage("endpoints", ("binderhub",), (), _nothing, verify_endpoints,
+              describe="certificates, HTTPS health, sign-in chain"),
+    ]
+    return [stage for stage in stages if stage.applies(s)]
+
+
+STAGE_NAMES = ("preflight", "storage", "ingress", "cert-manager", "issuer", "namespace", "binderhub", "endpoints")
