@@ -121,6 +121,9 @@ FIELDS: tuple[Field, ...] = (
     Field("registry.allow_http", v.boolean, False, "allow a plain-http registry URL (needs node configuration)"),
     Field("registry.host", v.registry_host, _host_default("registry"),
           "host of the in-cluster registry's Ingress", applies=_is("registry.type", "in-cluster")),
+    Field("registry.storage_size", v.size, "50Gi",
+          "size of the in-cluster registry's volume (on storage.storage_class); built images pile up there",
+          applies=_is("registry.type", "in-cluster")),
     Field("registry.url", _https_url("registry.allow_http", "registry URL"), _registry_url_default,
           "registry URL, e.g. https://registry.example.org", applies=_is("registry.type", "external")),
     Field("registry.username", lambda x: v.line(x, what="a registry user name"),
@@ -388,6 +391,13 @@ def _cross_checks(a: dict, result: LoadResult, given: frozenset[str]) -> None:
     if a["registry"]["type"] == "in-cluster" and a["registry"]["host"] in (
             a["network"]["binder_host"], a["network"]["hub_host"]):
         problem("registry.host", "is the same as the binder or hub host", "a host name of its own")
+    if a["registry"]["type"] == "in-cluster" and ":" in a["registry"]["host"]:
+        problem("registry.host", "has a port, but the in-cluster registry is served by the Ingress on 443",
+                "a host name without a port, such as registry.example.org")
+    if a["registry"]["type"] == "in-cluster" and ":" in a["registry"]["username"]:
+        # The in-cluster registry reads user names from an htpasswd file: USER:HASH per line.
+        problem("registry.username", "contains ':', which the in-cluster registry's htpasswd file cannot hold",
+                "a user name without ':'")
 
 
 class Settings:

@@ -11,7 +11,7 @@ from ..installdir import RenderedFile
 from ..secretstore import SECRET_FILE, values as secret_values
 from ..settings import Settings
 from ..yamlio import dumps, dumps_all
-from . import infra, userpods
+from . import infra, registry, userpods
 from .script import install_script, directory_readme
 from .values import binderhub_values
 
@@ -20,6 +20,7 @@ CONFIG_FILE = "config.yaml"
 ISSUER_FILE = "binderhub-issuer.yaml"
 OPENEBS_FILE = "openebs-values.yaml"
 CERT_MANAGER_FILE = "cert-manager-values.yaml"
+REGISTRY_FILE = "registry.yaml"
 
 _HEADER = "# Written by binderhub-wizard {version}. {what}\n"
 
@@ -55,6 +56,10 @@ def render_all(settings: Settings, secrets: dict[str, str], version: str) -> lis
         add_yaml(CERT_MANAGER_FILE, "cert-manager chart values.", infra.cert_manager_values())
     if s.storage.provisioner == "openebs":
         add_yaml(OPENEBS_FILE, "OpenEBS chart values: Local PV hostpath only.", infra.openebs_values())
+    if s.registry.type == "in-cluster":
+        add_yaml(REGISTRY_FILE, "The in-cluster registry (CNCF Distribution) in namespace registry; "
+                 "its password is in secret.yaml, only its bcrypt hash is here.",
+                 registry.registry_manifests(s, secrets["registry.password"]), many=True)
     ingress_file, ingress_values = infra.ingress_values(s)
     add_yaml(ingress_file, f"{s.ingress.controller} chart values.", ingress_values)
     for filename, manifest in userpods.configmaps(s, namespace).items():
@@ -64,4 +69,5 @@ def render_all(settings: Settings, secrets: dict[str, str], version: str) -> lis
     return files
 
 
-__all__ = ["render_all", "builder_for", "CHARTS", "ANSWERS_FILE", "CONFIG_FILE", "ISSUER_FILE"]
+__all__ = ["render_all", "builder_for", "CHARTS", "ANSWERS_FILE", "CONFIG_FILE", "ISSUER_FILE",
+           "REGISTRY_FILE"]

@@ -62,8 +62,14 @@ def ingress_values(s: Settings) -> tuple[str, dict]:
             "ingressClassResource": {"name": "nginx", "enabled": True, "default": True},
             "publishService": {"enabled": True},
         }}
-    return "traefik-values.yaml", {
+    values: dict = {
         "service": {"type": "ClusterIP", "externalIPs": [ip]},
         "ingressClass": {"enabled": True, "isDefaultClass": True, "name": "traefik"},
         "providers": {"kubernetesIngress": {"publishedService": {"enabled": True}}},
     }
+    if s.registry.type == "in-cluster":
+        # Traefik 3 stops reading a request after 60 s (respondingTimeouts.readTimeout, "the entire
+        # request, including the body"), which cuts a large layer push to the in-cluster registry.
+        # 0: no limit. Traefik sets no body-size limit of its own (only a buffering middleware would).
+        values["ports"] = {"websecure": {"transport": {"respondingTimeouts": {"readTimeout": 0}}}}
+    return "traefik-values.yaml", values

@@ -77,6 +77,12 @@ def install_script(s: Settings, ingress_file: str, version: str) -> str:
     ]
     for _name, filename, _mount, _keys in userpods.CONFIGMAPS:
         lines.append(f"kubectl apply -n {quote(ns)} -f {filename}")
+    if s.registry.type == "in-cluster":
+        lines += [
+            "", _step(f"registry: CNCF Distribution at https://{s.registry.host} (namespace registry)"),
+            "kubectl apply -f registry.yaml",
+            f"kubectl -n registry rollout status deployment/registry {WAIT}",
+        ]
     release = s.cluster.release
     lines += [
         "", _step("BinderHub"),
@@ -98,6 +104,8 @@ def directory_readme(s: Settings, files: list[str], version: str) -> str:
         "binderhub-issuer.yaml": "Let's Encrypt ClusterIssuers (production and staging)",
         "cert-manager-values.yaml": "cert-manager chart values",
         "openebs-values.yaml": "OpenEBS chart values (hostpath only)",
+        "registry.yaml": "the in-cluster registry: Distribution, its volume, htpasswd Secret (bcrypt hash "
+                         "only), Service and Ingress with TLS",
         "ingress-nginx-values.yaml": "ingress-nginx chart values (public IP in externalIPs)",
         "traefik-values.yaml": "Traefik chart values (public IP in externalIPs)",
         "persistent_config_configmap.yaml": "ConfigMap: per-user persistent storage across launches",
@@ -119,5 +127,7 @@ def directory_readme(s: Settings, files: list[str], version: str) -> str:
               "`wizard install --dir .` applies and verifies these files stage by stage. By hand, "
               "`./install.sh` runs the same steps in this order: storage, ingress controller, "
               + ("cert-manager, the ClusterIssuer, " if s.production else "")
-              + "the namespace and its ConfigMaps, then BinderHub with `-f config.yaml -f secret.yaml`.", ""]
+              + "the namespace and its ConfigMaps, "
+              + ("the in-cluster registry (`registry.yaml`), " if s.registry.type == "in-cluster" else "")
+              + "then BinderHub with `-f config.yaml -f secret.yaml`.", ""]
     return "\n".join(lines)
