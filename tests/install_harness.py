@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import EXAMPLE_ANSWERS, REPO
+from tests.registry_standin import Behaviour, RegistryStandin, make_ca
 from tests.tls_standin import HubStandin, TestCA
 
 CHARTS = REPO / "tests" / "charts"
@@ -69,13 +70,20 @@ class Install:
     env: dict
     hub: HubStandin
     ca: TestCA
+    registry: RegistryStandin
+    ca_bundle: Path
+
+    def stop(self) -> None:
+        self.hub.stop()
+        self.registry.__exit__(None, None, None)
 
     def run(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "wizard", *args, "--dir", str(self.directory)],
                               env=self.env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
     def cluster_options(self, wait: float = 30) -> list[str]:
-        return [*self.hub.resolve_args(), "--ca-bundle", str(self.ca.ca_path), "--timeout", str(wait)]
+        registry = [arg for host, target in self.registry.resolve.items() for arg in ("--resolve", f"{host}:{target}")]
+        return [*self.hub.resolve_args(), *registry, "--ca-bundle", str(self.ca_bundle), "--timeout", str(wait)]
 
     def install(self, *extra: str, wait: float = 30) -> subprocess.CompletedProcess:
         return self.run("install", "--answers", str(self.answers), "--yes", *self.cluster_options(wait), *extra)
@@ -91,4 +99,10 @@ def make_install(tmp_path: Path, fake, env: dict, changes: dict | None = None,
     ca = TestCA(tmp_path)
     hub = HubStandin(ca, "binder.example.org", "hub.example.org",
                      "https://sso.example.org/realms/binder/protocol/openid-connect/auth", "binderhub").start()
-    return Install(tmp_path / "setup", answers_for_fake(tmp_path, changes), env, hub, ca)
+    # The external registry of the example answers, with the example's credentials.
+    registry_ca = make_ca(tmp_path / "registry-ca")
+    registry = RegistryStandin(registry_ca, Behaviour(username="robot", password="example-registry-password"))
+    registry.__enter__()
+    bundle = tmp_path / "ca-bundle.pem"
+    bundle.write_bytes(ca.ca_path.read_bytes() + registry_ca.ca_path.read_bytes())
+    return Install(tmp_path / "setup", answers_for_fake(tmp_path, changes), env, hub, ca, registry, bundle)

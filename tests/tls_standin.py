@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 class TestCA:
     __test__ = False  # not a pytest class
 
-    def __init__(self, directory: Path, name: str = "binderhub-wizard test CA"):
+    def __init__(self, directory: Path, name: str = "binderhub-wizard hub stand-in CA"):
         self.directory = directory
         self.key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])

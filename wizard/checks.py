@@ -282,3 +282,38 @@ def certificates(ctx: Context) -> None:
         _wait(ctx, "endpoints", resource, secret, lambda c: is_true(c, "Ready"),
               explain=lambda last: (condition(last, "Ready") or {}).get("message", "not issued yet"),
               next_step=f"kubectl -n {ns} describe certificate {secret}; the hosts must resolve to the public IP")
+
+
+# --- registry ----------------------------------------------------------------------------------
+
+def registry(ctx: Context) -> None:
+    """The registry answers /v2/ and accepts our credentials, before BinderHub builds into it. The
+    in-cluster one must also refuse anonymous requests, over a trusted certificate."""
+    from . import secretstore
+    from .registry import probe_registry
+    from .render import registry as manifests
+
+    s = ctx.settings
+    password = secretstore.read_stored(ctx.directory).get("registry.password", "")
+    url = s.registry.url
+    if s.registry.type == "in-cluster":
+        ns, name = manifests.NAMESPACE, manifests.NAME
+        _wait(ctx, "registry", Resource(f"Deployment {ns}/{name} available", ctx.cluster.apps.list_namespaced_deployment,
+                                        (ns,)), name, deployment_available,
+              explain=lambda last: "its pod is not ready" if last else "it does not exist",
+              next_step=f"kubectl -n {ns} describe deployment {name}")
+        resource = Resource(f"Certificate {ns}/{manifests.TLS_SECRET} Ready",
+                            ctx.cluster.custom.list_namespaced_custom_object, ("cert-manager.io", "v1", ns, "certificates"))
+        _wait(ctx, "registry", resource, manifests.TLS_SECRET, lambda c: is_true(c, "Ready"),
+              explain=lambda last: (condition(last, "Ready") or {}).get("message", "not issued yet"),
+              next_step=f"kubectl -n {ns} describe certificate {manifests.TLS_SECRET}; "
+                        f"{s.registry.host} must resolve to the public IP")
+        anonymous = probe_registry(url, "", "", ca_bundle=ctx.options.ca_bundle, resolve=ctx.options.resolve)
+        if anonymous.ok:
+            raise CheckFailed("registry-auth", f"{url} lets anyone push and pull without credentials",
+                              "check the registry-htpasswd Secret and REGISTRY_AUTH in registry.yaml")
+    result = probe_registry(url, s.registry.username, password, ca_bundle=ctx.options.ca_bundle,
+                            resolve=ctx.options.resolve, allow_http=s.registry.allow_http)
+    if not result.ok:
+        raise CheckFailed(f"registry-{result.kind}", result.message,
+                          "fix registry.url, registry.username or the password, then run the registry stage again")

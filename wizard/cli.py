@@ -42,10 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("--yes", action="store_true", help="apply without asking")
     install.add_argument("--dry-run", action="store_true",
                          help="print every command that would change something (secrets masked); change nothing")
-    stage_names = ("preflight", "storage", "ingress", "cert-manager", "issuer", "namespace", "binderhub", "endpoints")
+    stage_names = ("preflight", "storage", "ingress", "cert-manager", "issuer", "registry", "namespace", "binderhub",
+                   "endpoints")
     install.add_argument("--from", dest="from_stage", choices=stage_names, metavar="STAGE",
                          help="run this stage and every stage after it, even if done")
     install.add_argument("--only", choices=stage_names, metavar="STAGE", help="run only this stage")
+    install.add_argument("-v", "--verbose", action="store_true",
+                         help="show every command's output as it runs (it always goes to DIR/install.log)")
     _cluster_options(install)
 
     status = commands.add_parser("status", help="a table of the stages: done, failed, pending, stale")
@@ -91,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "verify":
             return install.verify(args.dir, _options(args))
         return install.install(args.dir, args.answers, yes=args.yes, dry_run=args.dry_run,
-                               from_stage=args.from_stage, only=args.only, options=_options(args))
+                               from_stage=args.from_stage, only=args.only, options=_options(args),
+                               verbose=args.verbose)
     from screens.app import run  # the interactive wizard; imported only here
 
     return run(args.dir)

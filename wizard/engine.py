@@ -55,11 +55,16 @@ def fingerprint(ctx: Context, stage: Stage) -> str:
     if chart and not (stage.name == "storage" and ctx.settings.storage.provisioner != "openebs"):
         ref = chart_ref(chart, ctx.settings.answers.get("versions", {}), ctx.settings.answers.get("charts", {}))
         digest.update(" ".join(ref.helm_args()).encode())
+    s = ctx.settings
     if stage.name in ("storage", "ingress", "namespace", "binderhub"):
         # Facts of the answers that these stages use without a file of their own.
-        s = ctx.settings
         digest.update(f"{s.storage.storage_class}|{s.network.public_ip}|{s.cluster.namespace}|"
                       f"{s.cluster.release}|{s.cluster.context}".encode())
+    if stage.name == "registry":
+        from .secretstore import read_stored
+
+        password = read_stored(ctx.directory).get("registry.password", "").encode()
+        digest.update(f"{s.registry.url}|{s.registry.username}|".encode() + hmac.new(key, password, hashlib.sha256).digest())
     return digest.hexdigest()
 
 
@@ -112,6 +117,8 @@ class Engine:
         self.listener = listener or (lambda event: None)
         self._state_lock = threading.Lock()
         ctx.notify = lambda stage, message: self.listener(Event("note", stage, message=message))
+        # Every line a command prints reaches the listener too (the TUI's live output, --verbose).
+        ctx.runner.listener = lambda stage, line: self.listener(Event("output", stage, message=line))
 
     def _set(self, name: str, **changes) -> None:
         with self._state_lock:
@@ -153,7 +160,9 @@ class Engine:
                     break
                 if not futures:
                     break  # the rest wait on a stage that failed
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                # A bounded wait: the main thread must come back to Python now and then for Ctrl+C's
+                # handler to run (a lock wait without timeout defers signal handlers).
+                done, _ = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
                     name = futures.pop(future)
                     finished[name] = future.result()

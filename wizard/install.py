@@ -66,7 +66,7 @@ def render_into(directory: Path, answers: Path | None, *, scratch: bool = False,
     return Prepared(settings, target, Masker(secrets.values()))
 
 
-def _printer(stream=sys.stdout):
+def _printer(stream=sys.stdout, verbose: bool = False):
     lock = threading.Lock()  # stages run in threads: one whole line at a time
 
     def show(event: Event) -> None:
@@ -79,7 +79,7 @@ def _printer(stream=sys.stdout):
             if event.message:
                 line += f": {event.message}"
             print(line, file=stream, flush=True)
-        elif event.kind == "note":
+        elif event.kind == "note" or (verbose and event.kind == "output"):
             print(f"[{event.stage}] {event.message}", file=stream, flush=True)
     return show
 
@@ -112,7 +112,9 @@ def _ctrl_c_cancels(ctx: Context) -> Iterator[None]:
     def interrupt(signum, frame):  # noqa: ARG001
         print("\nstopping: the running command is being stopped; the state is kept", file=sys.stderr)
         ctx.cancel.set()
-        ctx.runner.cancel()
+        if "cluster" in ctx.__dict__:  # opened already: end its waits too
+            ctx.cluster.cancel()
+        threading.Thread(target=ctx.runner.cancel, daemon=True).start()  # it waits up to 5 s
 
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
@@ -132,7 +134,7 @@ def review(ctx: Context, stages: list[Stage], state) -> dict[str, str]:
 
 
 def install(directory: Path, answers: Path | None, *, yes: bool, dry_run: bool, from_stage: str | None,
-            only: str | None, options: Options) -> int:
+            only: str | None, options: Options, verbose: bool = False) -> int:
     try:
         with InstallLock(directory) if not dry_run else _no_lock():
             prepared = render_into(directory, answers, scratch=dry_run)
@@ -150,7 +152,7 @@ def install(directory: Path, answers: Path | None, *, yes: bool, dry_run: bool, 
                 if input("Apply? [y/N] ").strip().lower() not in ("y", "yes"):
                     print("nothing applied")
                     return EXIT_OK
-            engine = Engine(ctx, stages, state, _printer())
+            engine = Engine(ctx, stages, state, _printer(verbose=verbose))
             started = time.monotonic()
             with _ctrl_c_cancels(ctx):
                 ok = engine.run(from_stage=from_stage, only=only)

@@ -7,6 +7,7 @@ serves typed and custom resources alike.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -14,7 +15,10 @@ from typing import Any, Callable
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
+from .runner import Cancelled
+
 Notify = Callable[[str], None]
+WATCH_CHUNK = 10.0  # seconds a single watch request lasts before it is renewed
 
 
 class WaitTimeout(Exception):
@@ -52,6 +56,14 @@ class Cluster:
         self.authz = client.AuthorizationV1Api(self.api)
         self.version_api = client.VersionApi(self.api)
         self.requests = 0  # every API call a check makes, so a polling regression shows
+        self._watches: dict[int, watch.Watch] = {}
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop every wait now (Ctrl+C): closing a watch's connection ends its blocking read."""
+        self._cancelled.set()
+        for stream in list(self._watches.values()):
+            stream.stop()
 
     def call(self, fn: Callable[..., Any], *args, **kwargs) -> Any:
         self.requests += 1
@@ -86,6 +98,8 @@ class Cluster:
         selector = f"metadata.name={name}"
         last: dict | None = None
         while True:
+            if self._cancelled.is_set():
+                raise Cancelled(resource.describe)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise WaitTimeout(resource.describe, timeout, last)
@@ -97,10 +111,17 @@ class Cluster:
             version = (listing.get("metadata") or {}).get("resourceVersion")
             stream = watch.Watch()
             self.requests += 1
+            self._watches[id(stream)] = stream
+            # A cancel that came between the check above and here would find no connection to close;
+            # the watch is also cut into chunks of WATCH_CHUNK seconds, so a wait notices within one.
+            if self._cancelled.is_set():
+                self._watches.pop(id(stream), None)
+                raise Cancelled(resource.describe)
+            chunk = min(remaining, WATCH_CHUNK)
             try:
                 for event in stream.stream(resource.list_fn, *resource.args, field_selector=selector,
-                                           resource_version=version, timeout_seconds=max(1, int(remaining + 0.999)),
-                                           _request_timeout=remaining + 5):
+                                           resource_version=version, timeout_seconds=max(1, int(chunk + 0.999)),
+                                           _request_timeout=chunk + 5):
                     if event.get("type") == "ERROR":
                         break  # e.g. 410 Gone: list again from a fresh version
                     obj = self.plain(event["object"])
@@ -110,8 +131,14 @@ class Cluster:
                             return obj
                     if time.monotonic() >= deadline:
                         break
+            except Exception:
+                if not self._cancelled.is_set():
+                    raise
             finally:
+                self._watches.pop(id(stream), None)
                 stream.stop()
+            if self._cancelled.is_set():
+                raise Cancelled(resource.describe)
 
 
 def condition(obj: dict | None, kind: str) -> dict | None:

@@ -64,6 +64,17 @@ class Masker:
         return text
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: if the wizard dies (even by SIGKILL), the kernel kills this
+    command too, so no orphaned helm keeps changing the cluster behind the next run's back."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        pass  # not Linux: the command may outlive a killed wizard
+
+
 class Runner:
     def __init__(self, log_path: Path, masker: Masker | None = None, *, dry_run: bool = False,
                  listener: OutputListener | None = None, env: dict[str, str] | None = None):
@@ -129,7 +140,7 @@ class Runner:
             return result
         process = command(*argv[1:], _out=collect, _err=collect, _bg=True, _bg_exc=False,
                           _in=stdin, _env=self.env or dict(os.environ), _new_session=True,
-                          _timeout=timeout)
+                          _timeout=timeout, _preexec_fn=_die_with_parent)
         with self._lock:
             self._running[id(process)] = process
         try:

@@ -1,8 +1,8 @@
 """The install plan: named stages, what each needs, which rendered files feed it, how it applies
 them (helm upgrade --install with a pinned version, kubectl apply: both idempotent), and its checks.
 
-preflight -> storage, ingress, cert-manager (at the same time) -> issuer -> namespace -> binderhub
--> endpoints. Profile local has no cert-manager and no issuer.
+preflight -> storage, ingress, cert-manager (at the same time) -> issuer -> registry -> namespace ->
+binderhub -> endpoints. Profile local has no cert-manager and no issuer; registry.type none no registry.
 """
 
 from __future__ import annotations
@@ -31,8 +31,33 @@ class Stage:
     describe: str = ""
 
 
+def _recover_interrupted_release(ctx: Context, stage: str, release: str, namespace: str) -> None:
+    """A helm killed mid-operation leaves its release "pending-*", and every later upgrade then
+    fails with "another operation is in progress". Roll back to the last good revision, or, for a
+    first install that never finished, remove it so that it installs afresh."""
+    result = ctx.runner.run(stage, ctx.helm("history", release, "--namespace", namespace, "--max", "20",
+                                            "--output", "json"), mutating=False, check=False)
+    if not result.ok:
+        return  # no such release yet
+    try:
+        history = json.loads(result.output[result.output.index("["):])
+    except ValueError:
+        return
+    if not history or not str(history[-1].get("status", "")).startswith("pending"):
+        return
+    good = [h["revision"] for h in history if h.get("status") in ("deployed", "superseded")]
+    ctx.notify(stage, f"release {release} was left {history[-1]['status']} by an interrupted run: "
+                      + (f"rolling back to revision {good[-1]}" if good else "removing the unfinished install"))
+    if good:
+        ctx.runner.run(stage, ctx.helm("rollback", release, str(good[-1]), "--namespace", namespace))
+    else:
+        ctx.runner.run(stage, ctx.helm("uninstall", release, "--namespace", namespace))
+
+
 def _helm_install(ctx: Context, stage: str, key: str, release: str, namespace: str, values: list[str]) -> None:
     s = ctx.settings
+    if not ctx.runner.dry_run:
+        _recover_interrupted_release(ctx, stage, release, namespace)
     ref = chart_ref(key, s.answers.get("versions", {}), s.answers.get("charts", {}))
     args = ref.helm_args()
     if ref.kind == "local":
@@ -78,6 +103,11 @@ def apply_cert_manager(ctx: Context) -> None:
 
 def apply_issuer(ctx: Context) -> None:
     _kubectl_apply(ctx, "issuer", "binderhub-issuer.yaml")
+
+
+def apply_registry(ctx: Context) -> None:
+    if ctx.settings.registry.type == "in-cluster":
+        _kubectl_apply(ctx, "registry", "registry.yaml")
 
 
 def apply_namespace(ctx: Context) -> None:
@@ -138,9 +168,14 @@ def plan(settings: Settings) -> list[Stage]:
               checks.cert_manager_api, _production, describe="cert-manager and its webhook"),
         Stage("issuer", ("cert-manager", "ingress"), ("binderhub-issuer.yaml",), apply_issuer, checks.issuer,
               _production, describe="Let's Encrypt ClusterIssuer Ready"),
+        # An external registry is only checked; the in-cluster one is deployed, then checked.
+        Stage("registry", ("storage", "ingress", *(("issuer",) if production else ())),
+              ("registry.yaml",) if s.registry.type == "in-cluster" else (), apply_registry, checks.registry,
+              lambda st: st.registry.type != "none", describe=f"{s.registry.type} registry answers with our credentials"),
         Stage("namespace", ("preflight",), tuple(f for _n, f, _m, _k in CONFIGMAPS), apply_namespace,
               checks.namespace, describe=f"namespace {s.cluster.namespace} and its ConfigMaps"),
-        Stage("binderhub", ("storage", "ingress", "namespace", *(("issuer",) if production else ())),
+        Stage("binderhub", ("storage", "ingress", "namespace", *(("issuer",) if production else ()),
+                            *(("registry",) if s.registry.type != "none" else ())),
               ("config.yaml", "secret.yaml"), apply_binderhub, checks.binderhub,
               describe=f"release {s.cluster.release}: hub, proxy, binder"),
         Stage("endpoints", ("binderhub",), (), _nothing, verify_endpoints,
@@ -149,4 +184,5 @@ def plan(settings: Settings) -> list[Stage]:
     return [stage for stage in stages if stage.applies(s)]
 
 
-STAGE_NAMES = ("preflight", "storage", "ingress", "cert-manager", "issuer", "namespace", "binderhub", "endpoints")
+STAGE_NAMES = ("preflight", "storage", "ingress", "cert-manager", "issuer", "registry", "namespace", "binderhub",
+               "endpoints")

@@ -60,6 +60,10 @@ class Faults:
         with self._lock:
             self._faults.append(fault)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
     def apply(self, method: str, path: str, stopping: threading.Event) -> None:
         with self._lock:
             hits = [f for f in self._faults

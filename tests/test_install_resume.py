@@ -1,0 +1,196 @@
+"""Killed at any moment and started again, the install finishes: no duplicate releases or objects,
+the same secrets, a readable state. Faults from the API and from helm fail a stage with an
+explanation, keep the state, and a retry works. One install at a time per directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+from tests.fakekube.fixtures import fake_kube, kube_env  # noqa: F401
+from tests.install_harness import make_install
+
+STAGES = ("storage", "ingress", "cert-manager", "issuer", "registry", "namespace", "binderhub", "endpoints")
+
+
+def run_until(install, trigger: str, timeout: float = 120) -> str:
+    """Start `wizard install -v`, SIGKILL it the moment a line starts with `trigger`; its output."""
+    args = [sys.executable, "-m", "wizard", "install", "--answers", str(install.answers), "--yes", "-v",
+            *install.cluster_options(), "--dir", str(install.directory)]
+    process = subprocess.Popen(args, env=install.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               cwd=REPO, start_new_session=True)
+    seen = []
+    try:
+        for line in process.stdout:
+            seen.append(line)
+            if line.startswith(trigger):
+                os.killpg(process.pid, signal.SIGKILL)
+                break
+        process.wait(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return "".join(seen)
+
+
+def releases(fake) -> dict[str, int]:
+    """Release name -> how many deployed/pending records helm keeps for it (its release Secrets)."""
+    counts: dict[str, int] = {}
+    for ns in ("openebs", "ingress-nginx", "cert-manager", "binder"):
+        for secret in fake.list("secrets", ns):
+            labels = secret["metadata"].get("labels") or {}
+            if labels.get("owner") == "helm" and labels.get("status") == "deployed":
+                counts[labels["name"]] = counts.get(labels["name"], 0) + 1
+    return counts
+
+
+def test_sigkill_at_every_stage_boundary_and_mid_stage_then_resume(tmp_path, fake_kube, kube_env):
+    install = make_install(tmp_path, fake_kube, kube_env,
+                           delays={"Deployment": 0.4, "ClusterIssuer.cert-manager.io": 0.4})
+    triggers = [f"[{stage}] running" for stage in STAGES]                      # mid-stage
+    triggers += ["[binderhub] $ helm upgrade", "[ingress] waiting up to"]      # mid-command, mid-check
+    triggers += [f"[{stage}] done" for stage in STAGES[:-1]]                   # stage boundaries
+    try:
+        secrets_before = None
+        for trigger in triggers:
+            out = run_until(install, trigger)
+            assert trigger in out or "[endpoints] done" in out, out[-2000:]
+            state = json.loads((install.directory / "state.json").read_text()) \
+                if (install.directory / "state.json").exists() else {"stages": {}}
+            assert set(state["stages"]) <= set(("preflight",) + STAGES)
+            secret_file = install.directory / "secret.yaml"
+            if secrets_before is None:
+                secrets_before = secret_file.read_bytes()
+            assert secret_file.read_bytes() == secrets_before, "a re-run must never rotate secrets"
+        final = install.install()
+        assert final.returncode == 0, final.stdout[-3000:] + final.stderr[-2000:]
+        assert (install.directory / "secret.yaml").read_bytes() == secrets_before
+        assert set(releases(fake_kube)) == {"openebs", "ingress-nginx", "cert-manager", "binder"}
+        assert all(count == 1 for count in releases(fake_kube).values()), releases(fake_kube)
+        assert install.verify().returncode == 0
+    finally:
+        install.stop()
+
+
+def test_api_faults_fail_a_stage_with_an_explanation_and_a_retry_works(tmp_path, fake_kube, kube_env):
+    install = make_install(tmp_path, fake_kube, kube_env)
+    try:
+        # HTTP 500 on the ClusterIssuer reads of the issuer check.
+        fake_kube.inject("GET", r"^/apis/cert-manager\.io/v1/clusterissuers", status=500, times=None,
+                         message="etcdserver: leader changed")
+        first = install.install(wait=5)
+        assert first.returncode == 1
+        assert "[issuer] failed" in first.stdout and "leader changed" in first.stdout, first.stdout[-1500:]
+        state = json.loads((install.directory / "state.json").read_text())
+        assert state["stages"]["storage"]["status"] == "done" and state["stages"]["issuer"]["status"] == "failed"
+        fake_kube.faults.clear()
+
+        # 409 conflicts on ConfigMap writes, then a slow API: still explained, then recovered.
+        fake_kube.inject(None, r"/configmaps", status=409, times=None, message="the object has been modified")
+        second = install.install(wait=5)
+        assert second.returncode == 1 and "[namespace] failed" in second.stdout
+        assert "kubectl" in second.stdout and "exited with" in second.stdout
+        fake_kube.faults.clear()
+        fake_kube.slow(r"/deployments", 0.3, times=6)
+        third = install.install(wait=20)
+        assert third.returncode == 0, third.stdout[-3000:]
+    finally:
+        install.stop()
+
+
+def test_an_unreachable_api_is_explained_and_a_retry_works(tmp_path, fake_kube, kube_env):
+    install = make_install(tmp_path, fake_kube, kube_env)
+    try:
+        fake_kube.stop()
+        down = install.install(wait=3)
+        assert down.returncode == 3 and "does not answer" in down.stdout + down.stderr
+        fake_kube.start()
+        up = install.install()
+        assert up.returncode == 0, up.stdout[-3000:]
+    finally:
+        install.stop()
+
+
+def test_a_failing_helm_is_explained_and_fixing_the_answer_recovers(tmp_path, fake_kube, kube_env):
+    broken = make_install(tmp_path, fake_kube, kube_env, changes={"charts": {"binderhub": str(tmp_path / "missing")}})
+    try:
+        failed = broken.install()
+        assert failed.returncode == 1
+        assert "[binderhub] failed" in failed.stdout and "helm upgrade" in failed.stdout
+        assert "exited with" in failed.stdout
+        answers = broken.answers.read_text().replace(str(tmp_path / "missing"), str(REPO / "tests/charts/binderhub"))
+        broken.answers.write_text(answers)
+        fixed = broken.install()
+        assert fixed.returncode == 0, fixed.stdout[-3000:]
+        assert "[storage] done: done before; checks pass" in fixed.stdout
+    finally:
+        broken.stop()
+
+
+def test_one_install_at_a_time_and_the_second_says_who_holds_it(tmp_path, fake_kube, kube_env):
+    from wizard.state import InstallLock
+
+    install = make_install(tmp_path, fake_kube, kube_env)
+    try:
+        with InstallLock(install.directory):
+            second = install.install()
+        assert second.returncode == 2
+        assert f"pid {os.getpid()}" in second.stderr and "another install is running" in second.stderr
+    finally:
+        install.stop()
+
+
+def test_dry_run_lists_every_mutating_command_masked_and_changes_nothing(tmp_path, fake_kube, kube_env):
+    install = make_install(tmp_path, fake_kube, kube_env)
+    try:
+        before = fake_kube.count()
+        dry = install.run("install", "--answers", str(install.answers), "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert fake_kube.count() == before, "a dry run sends nothing to the cluster"
+        assert not install.directory.exists(), "a dry run writes nothing"
+        assert dry.stdout.count("helm upgrade --install") == 4 and "kubectl apply" in dry.stdout
+        assert "example-client-secret" not in dry.stdout and "example-registry-password" not in dry.stdout
+    finally:
+        install.stop()
+
+
+def test_status_shows_done_failed_and_stale(tmp_path, fake_kube, kube_env):
+    install = make_install(tmp_path, fake_kube, kube_env)
+    try:
+        assert install.install().returncode == 0
+        table = install.run("status").stdout
+        assert all(f"{stage:<13} done" in table for stage in STAGES), table
+        answers = (install.directory / "answers.yaml").read_text().replace("capacity: 10Gi", "capacity: 20Gi")
+        (install.directory / "answers.yaml").write_text(answers)
+        table = install.run("status").stdout
+        assert "binderhub     stale" in table and "storage       done" in table
+    finally:
+        install.stop()
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT])
+def test_ctrl_c_stops_the_running_command_and_records_interrupted(tmp_path, fake_kube, kube_env, signal_number):
+    install = make_install(tmp_path, fake_kube, kube_env, delays={"ClusterIssuer.cert-manager.io": 30})
+    try:
+        args = [sys.executable, "-m", "wizard", "install", "--answers", str(install.answers), "--yes",
+                *install.cluster_options(wait=60), "--dir", str(install.directory)]
+        process = subprocess.Popen(args, env=install.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, cwd=REPO)
+        for line in process.stdout:
+            if line.startswith("[issuer] waiting up to"):
+                process.send_signal(signal_number)
+                break
+        rest = process.communicate(timeout=30)[0]
+        assert process.returncode == 1, rest
+        state = json.loads((install.directory / "state.json").read_text())
+        assert state["stages"]["issuer"]["status"] == "interrupted"
+        assert "to continue" in rest
+    finally:
+        install.stop()
