@@ -172,6 +172,7 @@ class Engine:
         return not failed and all(finished.get(n) for n in selected)
 
     def _stage(self, name: str, must_apply: bool) -> bool:
+        threading.current_thread().name = name  # the cluster counts its requests per thread name
         stage = self.stages[name]
         ctx = self.ctx
         if not must_apply and not ctx.runner.dry_run:

@@ -161,6 +161,9 @@ def install(directory: Path, answers: Path | None, *, yes: bool, dry_run: bool, 
                 for stage, command in ctx.runner.planned:
                     print(f"  [{stage}] {command}")
                 return EXIT_OK
+            if verbose and "cluster" in ctx.__dict__:
+                counts = ctx.cluster.requests_by_stage
+                print("API requests by the checks: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
             if ok:
                 from .render.values import urls
 

@@ -56,6 +56,8 @@ class Cluster:
         self.authz = client.AuthorizationV1Api(self.api)
         self.version_api = client.VersionApi(self.api)
         self.requests = 0  # every API call a check makes, so a polling regression shows
+        self.requests_by_stage: dict[str, int] = {}
+        self._count_lock = threading.Lock()
         self._watches: dict[int, watch.Watch] = {}
         self._cancelled = threading.Event()
 
@@ -65,8 +67,15 @@ class Cluster:
         for stream in list(self._watches.values()):
             stream.stop()
 
+    def _count(self) -> None:
+        # Stages run in threads named after them (the engine names them), so requests per stage show.
+        stage = threading.current_thread().name
+        with self._count_lock:
+            self.requests += 1
+            self.requests_by_stage[stage] = self.requests_by_stage.get(stage, 0) + 1
+
     def call(self, fn: Callable[..., Any], *args, **kwargs) -> Any:
-        self.requests += 1
+        self._count()
         kwargs.setdefault("_request_timeout", self.request_timeout)
         return fn(*args, **kwargs)
 
@@ -110,7 +119,7 @@ class Cluster:
                     return item
             version = (listing.get("metadata") or {}).get("resourceVersion")
             stream = watch.Watch()
-            self.requests += 1
+            self._count()
             self._watches[id(stream)] = stream
             # A cancel that came between the check above and here would find no connection to close;
             # the watch is also cut into chunks of WATCH_CHUNK seconds, so a wait notices within one.

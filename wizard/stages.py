@@ -35,18 +35,15 @@ def _recover_interrupted_release(ctx: Context, stage: str, release: str, namespa
     """A helm killed mid-operation leaves its release "pending-*", and every later upgrade then
     fails with "another operation is in progress". Roll back to the last good revision, or, for a
     first install that never finished, remove it so that it installs afresh."""
-    result = ctx.runner.run(stage, ctx.helm("history", release, "--namespace", namespace, "--max", "20",
-                                            "--output", "json"), mutating=False, check=False)
-    if not result.ok:
-        return  # no such release yet
-    try:
-        history = json.loads(result.output[result.output.index("["):])
-    except ValueError:
+    # Helm keeps one Secret per revision, labelled with its status: one API call, no helm process.
+    records = ctx.cluster.items(ctx.cluster.core.list_namespaced_secret, namespace,
+                                label_selector=f"owner=helm,name={release}")
+    history = sorted(((int(r["metadata"]["labels"].get("version", 0)), r["metadata"]["labels"].get("status", ""))
+                      for r in records), key=lambda item: item[0])
+    if not history or not history[-1][1].startswith("pending"):
         return
-    if not history or not str(history[-1].get("status", "")).startswith("pending"):
-        return
-    good = [h["revision"] for h in history if h.get("status") in ("deployed", "superseded")]
-    ctx.notify(stage, f"release {release} was left {history[-1]['status']} by an interrupted run: "
+    good = [revision for revision, status in history if status in ("deployed", "superseded")]
+    ctx.notify(stage, f"release {release} was left {history[-1][1]} by an interrupted run: "
                       + (f"rolling back to revision {good[-1]}" if good else "removing the unfinished install"))
     if good:
         ctx.runner.run(stage, ctx.helm("rollback", release, str(good[-1]), "--namespace", namespace))

@@ -1,0 +1,159 @@
+"""The install engine's speed on the fake cluster, each figure measured in this same run:
+
+1. Wall time of a full `wizard install` with scripted readiness delays, against the critical path of
+   those delays through the stage graph (target: at most 1.2x), and against their sum (the original
+   notes' order: one step after the other).
+2. Time from a condition becoming true in the fake to the check noticing it (target: median < 0.5 s).
+3. The checks' requests to the API per stage, so a polling regression shows.
+
+Run: PATH=.venv/bin:.tools/bin:$PATH .venv/bin/python bench/install_speed.py
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.fakekube.server import FakeKube  # noqa: E402
+from tests.install_harness import make_install  # noqa: E402
+
+# Seconds until each object is ready after the chart creates it (scripted readiness).
+# Of the order a small real cluster shows (image pulls, ACME registration), scaled down.
+DELAYS = {"ingress-nginx-controller": 15.0, "cert-manager-webhook": 20.0, "letsencrypt-prod": 12.0,
+          "hub": 18.0, "proxy": 10.0, "binder": 15.0, "hub-db-dir": 8.0, "ingress": 5.0, "certificate": 10.0}
+
+
+def gates() -> dict[str, float]:
+    """How long each stage's checks must wait, from the delays above."""
+    d = DELAYS
+    binderhub = max(d["hub"], d["proxy"], d["binder"], d["hub-db-dir"], d["ingress"])
+    return {"preflight": 0, "storage": 0, "ingress": d["ingress-nginx-controller"],
+            "cert-manager": d["cert-manager-webhook"], "issuer": d["letsencrypt-prod"], "registry": 0,
+            "namespace": 0, "binderhub": binderhub,
+            # Certificates are made when an Ingress is admitted, during the binderhub stage.
+            "endpoints": max(0.0, d["ingress"] + d["certificate"] - binderhub)}
+
+
+def critical_path(stages, gate: dict[str, float]) -> float:
+    end: dict[str, float] = {}
+    for stage in stages:  # plan order is topological
+        end[stage.name] = max((end[n] for n in stage.needs), default=0.0) + gate[stage.name]
+    return max(end.values())
+
+
+def full_install(tmp: Path) -> tuple[float, float, float, dict[str, int]]:
+    from wizard.install import render_into
+    from wizard.stages import plan
+
+    (tmp / "fake").mkdir()
+    fake = FakeKube(tmp / "fake").start()
+    env = dict(os.environ, KUBECONFIG=str(fake.kubeconfig_path), KUBECACHEDIR=str(tmp / "kc"),
+               HELM_CACHE_HOME=str(tmp / "hc"), HELM_CONFIG_HOME=str(tmp / "hcfg"), HELM_DATA_HOME=str(tmp / "hd"),
+               PATH=os.pathsep.join([str(REPO / ".venv" / "bin"), str(REPO / ".tools" / "bin"), os.environ["PATH"]]))
+    d = DELAYS
+    install = make_install(tmp, fake, env, delays={
+        "Deployment": 0.0, "PersistentVolumeClaim": d["hub-db-dir"], "Ingress": d["ingress"],
+        "ClusterIssuer.cert-manager.io": d["letsencrypt-prod"], "Certificate.cert-manager.io": d["certificate"]})
+    fake.controller.auto("Deployment", delay=0.0, per_name={k: v for k, v in d.items()
+                                                             if k in ("ingress-nginx-controller", "cert-manager-webhook",
+                                                                      "hub", "proxy", "binder")})
+    try:
+        started = time.monotonic()
+        result = install.install("-v", wait=120)
+        wall = time.monotonic() - started
+        if result.returncode != 0:
+            raise SystemExit(f"install failed:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
+        stages = plan(render_into(install.directory, None, scratch=True).settings)
+        gate = gates()
+        wall_engine = _engine_seconds(result.stdout)
+        return wall, wall_engine, critical_path(stages, gate), {
+            "sum": sum(gate[s.name] for s in stages), **_requests(result.stdout)}
+    finally:
+        install.stop()
+        fake.close()
+
+
+def _engine_seconds(stdout: str) -> float:
+    for line in stdout.splitlines():
+        if line.startswith("done in "):
+            return float(line.split()[2])
+    return float("nan")
+
+
+def _requests(stdout: str) -> dict[str, int]:
+    counts = {}
+    for line in stdout.splitlines():
+        if line.startswith("API requests by the checks:"):
+            for item in line.split(":", 1)[1].split(","):
+                name, _, number = item.strip().partition("=")
+                if number:
+                    counts[name] = int(number)
+    return counts
+
+
+def notice_latency(tmp: Path, rounds: int = 15) -> list[float]:
+    """Flip a ClusterIssuer to Ready at a known moment while a check waits for it."""
+    import yaml
+
+    from wizard.kube import Cluster, Resource, is_true
+
+    (tmp / "fake2").mkdir()
+    fake = FakeKube(tmp / "fake2").start()
+    crd = REPO.parent / "shared" / "upstream" / "cert-manager.io_clusterissuers.yaml"
+    fake.create(yaml.safe_load(crd.read_text()))
+    cluster = Cluster(str(fake.kubeconfig_path))
+    latencies = []
+    try:
+        for i in range(rounds):
+            name = f"issuer-{i}"
+            fake.create({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": name},
+                         "spec": {"acme": {"server": "https://acme.invalid", "privateKeySecretRef": {"name": "k"},
+                                           "solvers": []}}})
+            flipped: list[float] = []
+
+            def flip() -> None:
+                time.sleep(0.3)
+                flipped.append(time.monotonic())
+                fake.set_condition("clusterissuers.cert-manager.io", None, name, "Ready", "True")
+
+            thread = threading.Thread(target=flip)
+            thread.start()
+            resource = Resource(f"ClusterIssuer {name}", cluster.custom.list_cluster_custom_object,
+                                ("cert-manager.io", "v1", "clusterissuers"))
+            cluster.wait_for(resource, name, lambda o: is_true(o, "Ready"), timeout=10)
+            noticed = time.monotonic()
+            thread.join()
+            latencies.append(noticed - flipped[0])
+    finally:
+        fake.close()
+    return latencies
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as directory:
+        tmp = Path(directory)
+        wall, engine, path, extra = full_install(tmp)
+        latencies = notice_latency(tmp)
+    total = extra.pop("sum")
+    ratio = wall / path
+    print(f"scripted delays: critical path {path:.1f} s, one after another (the original notes' order) {total:.1f} s")
+    print(f"wizard install wall time {wall:.1f} s (engine {engine:.0f} s; the rest is start-up and rendering)")
+    print(f"ratio to the critical path: {ratio:.2f}x (target at most 1.2x): {'ok' if ratio <= 1.2 else 'OVER TARGET'}")
+    print(f"ratio of the sequential order to the critical path: {total / path:.2f}x")
+    median = statistics.median(latencies)
+    print(f"condition true -> check noticed: median {median * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms over "
+          f"{len(latencies)} rounds (target median < 500 ms): {'ok' if median < 0.5 else 'OVER TARGET'}")
+    print("API requests by the checks, per stage: " + ", ".join(f"{k} {v}" for k, v in extra.items()))
+    return 0 if ratio <= 1.2 and median < 0.5 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
