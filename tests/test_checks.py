@@ -186,3 +186,72 @@ def test_preflight_warns_when_another_service_holds_the_ip(fake_kube, tmp_path):
     ctx = context(fake_kube, tmp_path)
     checks.public_ip_free(ctx)
     assert any("default/old-nginx" in note for note in ctx.notes)
+
+
+# --- the registry stage against the fake cluster and a local registry over TLS ---------------
+
+def _registry_context(fake, tmp_path, password: str, ca_bundle, resolve, changes=None):
+    from wizard.secretstore import values as secret_values
+    from wizard.yamlio import dumps
+
+    ctx = context(fake, tmp_path, changes)
+    (tmp_path / "secret.yaml").write_text(dumps(secret_values({"registry.password": password})))
+    ctx.options.ca_bundle = str(ca_bundle) if ca_bundle else None
+    ctx.options.resolve = resolve
+    return ctx
+
+
+@pytest.fixture
+def registry(tmp_path):
+    from tests.registry_standin import Behaviour, RegistryStandin, make_ca
+
+    ca = make_ca(tmp_path / "registry-ca")
+    with RegistryStandin(ca, Behaviour(username="robot", password="right-password")) as server:
+        yield server, ca
+
+
+def test_registry_stage_passes_with_good_credentials(fake_kube, tmp_path, registry):
+    server, ca = registry
+    checks.registry(_registry_context(fake_kube, tmp_path, "right-password", ca.ca_path, server.resolve))
+
+
+@pytest.mark.parametrize("case,expected", [
+    ("wrong-password", "registry-credentials"),
+    ("untrusted", "registry-certificate"),
+    ("unreachable", "registry-refused"),
+])
+def test_registry_stage_failures_have_their_own_message(fake_kube, tmp_path, registry, case, expected):
+    server, ca = registry
+    password = "wrong" if case == "wrong-password" else "right-password"
+    bundle = None if case == "untrusted" else ca.ca_path
+    resolve = {"registry.example.org": "127.0.0.1:9"} if case == "unreachable" else server.resolve
+    err = failure(checks.registry, _registry_context(fake_kube, tmp_path, password, bundle, resolve))
+    assert err.check == expected, str(err)
+    assert "right-password" not in str(err) and "wrong" not in err.problem.replace("wrong password", "")
+
+
+def test_in_cluster_registry_stage_waits_for_it_and_refuses_anonymous_access(fake_kube, tmp_path):
+    from tests.registry_standin import Behaviour, RegistryStandin, make_ca
+
+    _install_issuer_crd(fake_kube)
+    fake_kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "registry"}})
+    fake_kube.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "registry", "namespace": "registry"},
+                      "spec": {"replicas": 1, "selector": {"matchLabels": {"a": "r"}},
+                               "template": {"metadata": {"labels": {"a": "r"}},
+                                            "spec": {"containers": [{"name": "r", "image": "registry:3"}]}}}}, "registry")
+    fake_kube.mark_deployment_available("registry", "registry")
+    fake_kube.create({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                      "metadata": {"name": "registry-tls", "namespace": "registry"},
+                      "spec": {"secretName": "registry-tls", "dnsNames": ["registry.example.org"],
+                               "issuerRef": {"name": "letsencrypt-prod", "kind": "ClusterIssuer"}}}, "registry")
+    fake_kube.set_condition("certificates.cert-manager.io", "registry", "registry-tls", "Ready", "True")
+    ca = make_ca(tmp_path / "registry-ca")
+    in_cluster = {"registry": {"type": "in-cluster", "username": "binder"}}
+    with RegistryStandin(ca, Behaviour(username="binder", password="generated")) as server:
+        ctx = _registry_context(fake_kube, tmp_path, "generated", ca.ca_path, server.resolve, in_cluster)
+        assert ctx.settings.registry.url == "https://registry.example.org"
+        checks.registry(ctx)
+    with RegistryStandin(ca, Behaviour(auth="open")) as open_server:
+        ctx = _registry_context(fake_kube, tmp_path, "generated", ca.ca_path, open_server.resolve, in_cluster)
+        err = failure(checks.registry, ctx)
+        assert "without credentials" in err.problem

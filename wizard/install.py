@@ -124,7 +124,15 @@ def _ctrl_c_cancels(ctx: Context) -> Iterator[None]:
 
 
 def review(ctx: Context, stages: list[Stage], state) -> dict[str, str]:
+    from .render import builder_for, builder_reason
+
+    s = ctx.settings
     reasons = stale_stages(ctx, stages, state)
+    runtime = s.cluster.runtime
+    print(f"Image builder: {builder_for(runtime)}, because {builder_reason(runtime)} (preflight reads the "
+          f"runtime from the nodes and corrects this if it differs). Registry: {s.registry.type}.")
+    if not s.production:
+        print("Profile local: plain HTTP on the public IP, no certificates. For trying things, not for production.")
     print("Stages:")
     for stage in stages:
         why = reasons.get(stage.name)

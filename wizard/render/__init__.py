@@ -25,6 +25,13 @@ REGISTRY_FILE = "registry.yaml"
 _HEADER = "# Written by binderhub-wizard {version}. {what}\n"
 
 
+def builder_reason(runtime: str) -> str:
+    if runtime == "docker":
+        return "the nodes run Docker: builds use the host's Docker socket, and land where the kubelet runs from"
+    return ("the nodes run containerd: there is no Docker socket, so builds run in Docker-in-Docker (dind) "
+            "and reach the kubelet through the registry")
+
+
 def builder_for(runtime: str) -> str:
     """The image builder a node runtime calls for: the host's Docker socket exists only on Docker
     nodes; on containerd build pods would hang without one (binderhub#1228), so Docker-in-Docker."""
