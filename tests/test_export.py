@@ -18,7 +18,7 @@ from wizard.cli import main
 EXPECTED = {"answers.yaml", "secret.yaml", "config.yaml", "binderhub-issuer.yaml", "cert-manager-values.yaml",
             "openebs-values.yaml", "ingress-nginx-values.yaml", "persistent_config_configmap.yaml",
             "scheduler_configmap.yaml", "supervisord_configmap.yaml", "jupyter_config_configmap.yaml",
-            "install.sh", "README.md"}
+            "install.sh", "bootstrap-node.sh", "README.md"}
 
 
 def snapshot(directory) -> dict[str, bytes]:
@@ -55,7 +55,7 @@ def test_reexport_is_byte_identical_and_keeps_secrets(tmp_path, capsys):
     # Again from the directory's own answers, which no longer hold the secrets.
     assert main(["export", "--dir", str(out)]) == 0
     assert snapshot(out) == first
-    assert "unchanged: 13" in capsys.readouterr().out
+    assert "unchanged: 14" in capsys.readouterr().out
 
 
 def test_a_changed_answer_rewrites_only_the_files_it_feeds(tmp_path, capsys):

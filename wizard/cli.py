@@ -44,15 +44,24 @@ def _parser() -> argparse.ArgumentParser:
                          help="print every command that would change something (secrets masked); change nothing")
     stage_names = ("preflight", "storage", "ingress", "cert-manager", "issuer", "registry", "namespace", "binderhub",
                    "endpoints")
-    install.add_argument("--from", dest="from_stage", choices=stage_names, metavar="STAGE",
-                         help="run this stage and every stage after it, even if done")
-    install.add_argument("--only", choices=stage_names, metavar="STAGE", help="run only this stage")
+    install.add_argument("--from", dest="from_stage", metavar="STAGE",
+                         help=f"run this stage and every stage after it, even if done ({', '.join(stage_names)})")
+    install.add_argument("--only", metavar="STAGE", help="run only this stage")
+    install.add_argument("--bootstrap", action="store_true",
+                         help="start from a bare Debian/Ubuntu machine: host checks, containerd, kubeadm, "
+                              "flannel and helm on this machine first (as root or with sudo)")
     install.add_argument("-v", "--verbose", action="store_true",
                          help="show every command's output as it runs (it always goes to DIR/install.log)")
     _cluster_options(install)
 
     status = commands.add_parser("status", help="a table of the stages: done, failed, pending, stale")
     status.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help="install directory")
+    join = commands.add_parser("join-command", help="print the command that joins a worker node (a fresh token)",
+                               description="Run on the control-plane node. Prints `kubeadm join ...` with a new "
+                                           "token (valid 24 h). A worker first needs the host stages: run "
+                                           "bootstrap-node.sh's host steps there, or `wizard install --bootstrap` "
+                                           "stopped before kubeadm-init; see README.")
+    join.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help="install directory (for the log)")
     verify = commands.add_parser("verify", help="run every check against the live cluster; change nothing")
     verify.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help="install directory")
     _cluster_options(verify)
@@ -86,16 +95,18 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "export":
         return _export(args)
-    if args.command in ("install", "status", "verify"):
+    if args.command in ("install", "status", "verify", "join-command"):
         from . import install
 
+        if args.command == "join-command":
+            return install.print_join_command(args.dir)
         if args.command == "status":
             return install.status(args.dir)
         if args.command == "verify":
             return install.verify(args.dir, _options(args))
         return install.install(args.dir, args.answers, yes=args.yes, dry_run=args.dry_run,
                                from_stage=args.from_stage, only=args.only, options=_options(args),
-                               verbose=args.verbose)
+                               verbose=args.verbose, bootstrap=args.bootstrap)
     from screens.app import run  # the interactive wizard; imported only here
 
     return run(args.dir)

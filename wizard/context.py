@@ -48,6 +48,8 @@ class Context:
     cancel: threading.Event = field(default_factory=threading.Event)
     # Re-render with some answers changed (the runtime preflight found) and return the new settings.
     rerender: Callable[[dict], Settings] | None = None
+    # Facts of this machine for the bootstrap stages (tests hand in crafted ones).
+    host_facts: Callable[[], Any] | None = None
 
     @cached_property
     def cluster(self):

@@ -142,12 +142,12 @@ def review(ctx: Context, stages: list[Stage], state) -> dict[str, str]:
 
 
 def install(directory: Path, answers: Path | None, *, yes: bool, dry_run: bool, from_stage: str | None,
-            only: str | None, options: Options, verbose: bool = False) -> int:
+            only: str | None, options: Options, verbose: bool = False, bootstrap: bool = False) -> int:
     try:
         with InstallLock(directory) if not dry_run else _no_lock():
             prepared = render_into(directory, answers, scratch=dry_run)
             ctx = _context(prepared, directory, options, dry_run=dry_run, answers=answers)
-            stages = plan(prepared.settings)
+            stages = plan(prepared.settings, bootstrap=bootstrap)
             names = [s.name for s in stages]
             for wanted in (from_stage, only):
                 if wanted and wanted not in names:
@@ -235,3 +235,20 @@ def verify(directory: Path, options: Options) -> int:
     failed = [name for name, problem in results.items() if problem]
     print(f"\n{len(results) - len(failed)} of {len(results)} stages pass their checks")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def print_join_command(directory: Path) -> int:
+    from .nodestages import join_command
+
+    runner = Runner(directory / LOG_FILE) if directory.exists() else Runner(Path(tempfile.mkdtemp()) / LOG_FILE)
+    from .runner import CommandFailed
+
+    try:
+        command = join_command(Context(None, directory, runner))  # type: ignore[arg-type]
+    except CommandFailed as err:
+        print(f"join-command: {err}; run it on the control-plane node, as root or with sudo", file=sys.stderr)
+        return EXIT_FAILED
+    print(command)
+    print("On the worker: run the host stages first (bootstrap-node.sh up to the packages, or see README), "
+          "then the command above as root.", file=sys.stderr)
+    return EXIT_OK

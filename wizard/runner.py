@@ -105,9 +105,11 @@ class Runner:
 
     # --- running -----------------------------------------------------------------------------
     def run(self, stage: str, argv: list[str], *, mutating: bool = True, stdin: str | None = None,
-            check: bool = True, timeout: float | None = None) -> CommandResult:
+            check: bool = True, timeout: float | None = None, hide_output: bool = False) -> CommandResult:
         """Run argv; raise CommandFailed on a non-zero exit when `check`. In a dry run a mutating
-        command is only recorded; a read-only one (a `get`, a `version`) still runs."""
+        command is only recorded; a read-only one (a `get`, a `version`) still runs. With
+        `hide_output` (output that is itself a secret, like a join token) nothing of the output is
+        logged or shown, and the result carries it unmasked for the caller alone."""
         display = self.mask(" ".join(shlex.quote(a) for a in argv))
         if stdin is not None and len(stdin) <= 200:
             display += f" <<< {shlex.quote(self.mask(stdin))}"
@@ -125,6 +127,9 @@ class Runner:
         chunks: list[str] = []
 
         def collect(line: str) -> None:
+            if hide_output:
+                chunks.append(line.rstrip("\n"))
+                return
             masked = self.mask(line.rstrip("\n"))
             chunks.append(masked)
             self.log(stage, masked)
@@ -160,7 +165,7 @@ class Runner:
             self.log(stage, f"(cancelled) {display}")
             raise Cancelled(display)
         result = CommandResult(tuple(argv), code, "\n".join(chunks))
-        self.log(stage, f"exit {code}")
+        self.log(stage, f"exit {code}" + (" (output not logged: it holds a secret)" if hide_output else ""))
         if check and code != 0:
             raise CommandFailed(result, display)
         return result

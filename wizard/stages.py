@@ -150,7 +150,8 @@ def _ingress_inputs(s: Settings) -> tuple[str, ...]:
     return (f"{s.ingress.controller}-values.yaml",)
 
 
-def plan(settings: Settings) -> list[Stage]:
+def plan(settings: Settings, bootstrap: bool = False) -> list[Stage]:
+    """The stages for these settings; with `bootstrap`, the bare-machine stages come first."""
     s = settings
     production = s.production
     storage_inputs = ("openebs-values.yaml",) if s.storage.provisioner == "openebs" else ()
@@ -178,7 +179,15 @@ def plan(settings: Settings) -> list[Stage]:
         Stage("endpoints", ("binderhub",), (), _nothing, verify_endpoints,
               describe="certificates, HTTPS health, sign-in chain"),
     ]
-    return [stage for stage in stages if stage.applies(s)]
+    stages = [stage for stage in stages if stage.applies(s)]
+    if bootstrap:
+        from .nodestages import node_stages
+
+        node = node_stages(s)
+        stages[0] = Stage(stages[0].name, (node[-1].name,), stages[0].inputs, stages[0].apply, stages[0].verify,
+                          describe=stages[0].describe)
+        stages = node + stages
+    return stages
 
 
 STAGE_NAMES = ("preflight", "storage", "ingress", "cert-manager", "issuer", "registry", "namespace", "binderhub",

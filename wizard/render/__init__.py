@@ -20,6 +20,7 @@ CONFIG_FILE = "config.yaml"
 ISSUER_FILE = "binderhub-issuer.yaml"
 OPENEBS_FILE = "openebs-values.yaml"
 CERT_MANAGER_FILE = "cert-manager-values.yaml"
+BOOTSTRAP_FILE = "bootstrap-node.sh"
 REGISTRY_FILE = "registry.yaml"
 
 _HEADER = "# Written by binderhub-wizard {version}. {what}\n"
@@ -72,6 +73,9 @@ def render_all(settings: Settings, secrets: dict[str, str], version: str) -> lis
     for filename, manifest in userpods.configmaps(s, namespace).items():
         add_yaml(filename, "A ConfigMap mounted into user pods.", manifest)
     files.append(RenderedFile("install.sh", install_script(s, ingress_file, version), 0o755))
+    from .bootstrap import render_bootstrap_script
+
+    files.append(RenderedFile(BOOTSTRAP_FILE, render_bootstrap_script(s.network.public_ip, version), 0o755))
     files.append(RenderedFile("README.md", directory_readme(s, [f.name for f in files], version)))
     return files
 

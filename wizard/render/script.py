@@ -113,6 +113,7 @@ def directory_readme(s: Settings, files: list[str], version: str) -> str:
         "supervisord_configmap.yaml": "ConfigMap: runs that refresher in the background",
         "jupyter_config_configmap.yaml": "ConfigMap: Jupyter server and Voilà configuration",
         "install.sh": "the same install by hand with helm and kubectl, in order",
+        "bootstrap-node.sh": "from a bare Debian/Ubuntu machine to a one-node kubeadm cluster (run it first, as root)",
         "README.md": "this file",
     }
     lines = [f"# BinderHub install directory", "",

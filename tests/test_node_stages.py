@@ -1,0 +1,71 @@
+"""The bare-machine stages in the engine: the runner's recorded commands are exactly the bootstrap
+plan for a fresh machine, and a re-run on an initialised one skips init and leaves fstab alone."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+from tests.variants import BASE
+from wizard import bootstrap, host
+from wizard.context import Context
+from wizard.engine import Engine
+from wizard.nodestages import node_stages
+from wizard.runner import Runner
+from wizard.settings import load_answers
+from wizard.stages import plan
+from wizard.state import InstallState
+
+
+def dry_run(tmp_path, facts: host.HostFacts) -> list[tuple[str, str]]:
+    settings = load_answers(copy.deepcopy(BASE)).settings
+    runner = Runner(tmp_path / "install.log", dry_run=True)
+    ctx = Context(settings, tmp_path, runner, host_facts=lambda: facts)
+    assert Engine(ctx, node_stages(settings), InstallState()).run()
+    return runner.planned
+
+
+def expected(facts: host.HostFacts) -> list[tuple[str, str]]:
+    import shlex
+
+    return [(f"node-{name}", " ".join(shlex.quote(a) for a in argv)) for name, argv in
+            bootstrap.bootstrap_commands(facts, bootstrap.node_steps(facts.public_ip))]
+
+
+def test_a_fresh_machine_runs_exactly_the_bootstrap_plan(tmp_path):
+    facts = host.HostFacts(swaps="Filename\tType\tSize\tUsed\tPriority\n/swap.img file 2097148 0 -2\n",
+                           files={"/etc/fstab": "/swap.img none swap sw 0 0\n"})
+    planned = dry_run(tmp_path, facts)
+    commands = [command for _stage, command in planned]
+    assert [c.split(" <<< ")[0] for _s, c in planned] == [c for _s, c in expected(facts)]
+    assert any(c.startswith("kubeadm init --pod-network-cidr=10.244.0.0/16") for c in commands)
+    assert any("/etc/fstab" in c for c in commands)
+
+
+def test_a_rerun_on_an_initialised_node_skips_init_and_fstab(tmp_path):
+    admin = "apiVersion: v1\nkind: Config\n"
+    facts = host.HostFacts(initialised=True, commands=frozenset({"containerd", "kubeadm", "kubelet", "kubectl", "helm"}),
+                           node_taints=frozenset(), files={"/etc/kubernetes/admin.conf": admin,
+                                                          "/root/.kube/config": admin, "/etc/fstab": "# no swap\n"})
+    commands = [command for _stage, command in dry_run(tmp_path, facts)]
+    assert not any(c.startswith("kubeadm init") for c in commands)
+    assert not any("/etc/fstab" in c for c in commands)
+    assert [c.split(" <<< ")[0] for c in commands] == [c for _s, c in expected(facts)]
+
+
+def test_host_preflight_refuses_an_unsupported_machine(tmp_path):
+    settings = load_answers(copy.deepcopy(BASE)).settings
+    facts = dataclasses.replace(host.HostFacts(), cpus=1)
+    # Not a dry run (a dry run checks nothing): the host stage runs no command, only its checks.
+    ctx = Context(settings, tmp_path, Runner(tmp_path / "install.log"), host_facts=lambda: facts)
+    state = InstallState()
+    assert not Engine(ctx, node_stages(settings), state).run()
+    assert state.stages["host"].status == "failed" and "CPU" in state.stages["host"].error
+
+
+def test_bootstrap_puts_the_node_stages_before_preflight():
+    settings = load_answers(copy.deepcopy(BASE)).settings
+    stages = plan(settings, bootstrap=True)
+    names = [s.name for s in stages]
+    assert names[0] == "host" and names.index("node-kubeadm-init") < names.index("preflight")
+    assert stages[names.index("preflight")].needs == (names[names.index("preflight") - 1],)

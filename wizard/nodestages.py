@@ -1,0 +1,70 @@
+"""From a bare machine: the host preflight and the bootstrap steps as stages of the same engine
+(same runner, state, resume, dry run and log), run before `preflight` by `wizard install --bootstrap`.
+
+Each bootstrap step is a stage of its own, so a resume skips what is done; its guard (the same
+one bootstrap-node.sh uses) decides which commands still need to run, and must hold afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import bootstrap, host
+from .context import CheckFailed, Context, PreflightRefused
+from .stages import Stage
+
+
+def _facts(ctx: Context) -> host.HostFacts:
+    if ctx.host_facts is not None:
+        return ctx.host_facts()
+    return bootstrap.gather(ctx.settings.network.public_ip)
+
+
+def _nothing(ctx: Context) -> None:
+    return None
+
+
+def host_preflight(ctx: Context) -> None:
+    skip = [name for name in ctx.options.skip_checks if name in host.CHECKS]
+    for result in host.run_host_checks(_facts(ctx), skip=skip):
+        if result.level == "error":
+            raise PreflightRefused(f"host-{result.name}", result.message, result.next_step)
+        if result.level == "warning":
+            ctx.notify("host", f"warning: {result.message}" + (f" ({result.next_step})" if result.next_step else ""))
+
+
+def _sudo() -> list[str]:
+    return [] if os.geteuid() == 0 else ["sudo"]
+
+
+def _apply(step: bootstrap.Step):
+    def apply(ctx: Context) -> None:
+        stage = f"node-{step.name}"
+        for _step, commands in bootstrap.plan(_facts(ctx), [step]):
+            for command in commands:
+                ctx.runner.run(stage, [*_sudo(), *command.argv], stdin=command.stdin)
+    return apply
+
+
+def _verify(step: bootstrap.Step):
+    def verify(ctx: Context) -> None:
+        if step.done is not None and not step.done.holds(_facts(ctx)):
+            raise CheckFailed(f"node-{step.name}", f"after {step.title}: expected {step.verify}",
+                              "see install.log for the commands' output, fix the cause, and run again")
+    return verify
+
+
+def node_stages(ctx_settings) -> list[Stage]:
+    steps = bootstrap.node_steps(ctx_settings.network.public_ip)
+    stages = [Stage("host", (), (), _nothing, host_preflight,
+                    describe="host preflight: root, OS, swap, cgroup v2, ports, kernel, CPU, memory, disk")]
+    for step in steps:
+        stages.append(Stage(f"node-{step.name}", (stages[-1].name,), (), _apply(step), _verify(step),
+                            describe=step.title))
+    return stages
+
+
+def join_command(ctx: Context) -> str:
+    """A fresh worker join command (it holds a token: shown to the user, never logged)."""
+    result = ctx.runner.run("join-command", [*_sudo(), *bootstrap.PRINT_JOIN_COMMAND], hide_output=True)
+    return result.output.strip().splitlines()[-1] if result.output.strip() else ""
