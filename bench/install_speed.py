@@ -119,7 +119,7 @@ def notice_latency(tmp: Path, rounds: int = 15) -> list[float]:
                                            "solvers": []}}})
             flipped: list[float] = []
 
-            def flip() -> None:
+            def flip(name: str = name, flipped: list[float] = flipped) -> None:
                 time.sleep(0.3)
                 flipped.append(time.monotonic())
                 fake.set_condition("clusterissuers.cert-manager.io", None, name, "Ready", "True")

@@ -35,3 +35,7 @@ def example_raw():
     from wizard.export import read_answers_file
 
     return read_answers_file(EXAMPLE_ANSWERS)
+
+
+# The fake cluster's fixtures, for every test module (fake_kube, kube_env).
+from tests.fakekube.fixtures import fake_kube, kube_env  # noqa: E402,F401

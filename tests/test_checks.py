@@ -8,7 +8,6 @@ import threading
 
 import pytest
 
-from tests.fakekube.fixtures import fake_kube  # noqa: F401
 from tests.variants import BASE
 from wizard import checks
 from wizard.context import CheckFailed, Context, Options, PreflightRefused

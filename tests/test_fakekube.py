@@ -19,7 +19,6 @@ from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
 from tests.fakekube import FakeKube
-from tests.fakekube.fixtures import fake_kube, kube_env  # noqa: F401
 from tests.fakekube.patch import strategic_merge
 
 HERE = Path(__file__).parent

@@ -12,7 +12,6 @@ import subprocess
 import pytest
 
 from tests.conftest import REPO
-from tests.fakekube.fixtures import fake_kube, kube_env  # noqa: F401
 from tests.variants import BASE
 from wizard.context import Context
 from wizard.kube import Cluster

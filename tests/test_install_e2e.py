@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-from tests.fakekube.fixtures import fake_kube, kube_env  # noqa: F401
 from tests.install_harness import make_install
 
 

@@ -13,7 +13,6 @@ import sys
 import pytest
 
 from tests.conftest import REPO
-from tests.fakekube.fixtures import fake_kube, kube_env  # noqa: F401
 from tests.install_harness import make_install
 
 STAGES = ("storage", "ingress", "cert-manager", "issuer", "registry", "namespace", "binderhub", "endpoints")

@@ -232,7 +232,7 @@ def issuer(ctx: Context) -> None:
     def ready_or_failed(obj: dict) -> bool:
         cond = condition(obj, "Ready")
         if cond and cond.get("status") == "False" and cond.get("reason") not in (None, "", "Pending"):
-            raise CheckFailed(f"issuer-ready", f"ClusterIssuer {name} is not Ready: {cond.get('message') or cond.get('reason')}",
+            raise CheckFailed("issuer-ready", f"ClusterIssuer {name} is not Ready: {cond.get('message') or cond.get('reason')}",
                               "check tls.acme_email and tls.acme_server, then run the issuer stage again")
         return is_true(obj, "Ready")
 

@@ -31,6 +31,11 @@ class Prepared:
     settings: Settings
     directory: Path         # where the rendered files are read from (a scratch copy in a dry run)
     masker: Masker
+    scratch: bool = False
+
+    def cleanup(self) -> None:
+        if self.scratch:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class BadInput(Exception):
@@ -59,11 +64,13 @@ def render_into(directory: Path, answers: Path | None, *, scratch: bool = False,
             shutil.copy2(directory / secretstore.SECRET_FILE, target / secretstore.SECRET_FILE)
     result: ExportResult = export(raw, target, source=None)
     if not result.ok:
+        if scratch:
+            shutil.rmtree(target, ignore_errors=True)
         raise BadInput(f"{len(result.load.problems)} problem(s) in the answers; nothing applied:\n"
                        + format_problems(result.load.problems))
     settings = result.load.settings
     secrets = secretstore.read_stored(target)
-    return Prepared(settings, target, Masker(secrets.values()))
+    return Prepared(settings, target, Masker(secrets.values()), scratch)
 
 
 def _printer(stream=sys.stdout, verbose: bool = False):
@@ -146,51 +153,60 @@ def install(directory: Path, answers: Path | None, *, yes: bool, dry_run: bool, 
     try:
         with InstallLock(directory) if not dry_run else _no_lock():
             prepared = render_into(directory, answers, scratch=dry_run)
-            ctx = _context(prepared, directory, options, dry_run=dry_run, answers=answers)
-            stages = plan(prepared.settings, bootstrap=bootstrap)
-            names = [s.name for s in stages]
-            for wanted in (from_stage, only):
-                if wanted and wanted not in names:
-                    raise BadInput(f"no stage {wanted!r} in this plan; stages: {', '.join(names)}")
-            state = load_state(directory)
-            review(ctx, stages, state)
-            if not dry_run and not yes:
-                if not sys.stdin.isatty():
-                    raise BadInput("not on a terminal: pass --yes to apply, or --dry-run to see the commands")
-                if input("Apply? [y/N] ").strip().lower() not in ("y", "yes"):
-                    print("nothing applied")
-                    return EXIT_OK
-            engine = Engine(ctx, stages, state, _printer(verbose=verbose))
-            started = time.monotonic()
-            with _ctrl_c_cancels(ctx):
-                ok = engine.run(from_stage=from_stage, only=only)
-            if dry_run:
-                print(f"\n{len(ctx.runner.planned)} command(s) would run; nothing was changed.")
-                for stage, command in ctx.runner.planned:
-                    print(f"  [{stage}] {command}")
-                return EXIT_OK
-            if verbose and "cluster" in ctx.__dict__:
-                counts = ctx.cluster.requests_by_stage
-                print("API requests by the checks: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
-            if ok:
-                from .render.values import urls
-
-                address = urls(ctx.settings)
-                print(f"\ndone in {time.monotonic() - started:.0f} s: BinderHub {address['binder']}, "
-                      f"JupyterHub {address['hub']}. Log: {directory / LOG_FILE}")
-                return EXIT_OK
-            if "refused" in ctx.facts:
-                print(f"\npreflight refused: {ctx.facts['refused']}", file=sys.stderr)
-                return EXIT_PREFLIGHT
-            if ctx.cancel.is_set():
-                print(f"\ninterrupted; run `wizard install --dir {directory}` to continue", file=sys.stderr)
-                return EXIT_FAILED
-            print(f"\na stage failed; see above and {directory / LOG_FILE}. Run the same command again to "
-                  "retry from there.", file=sys.stderr)
-            return EXIT_FAILED
+            try:
+                return _apply(prepared, directory, answers, yes=yes, dry_run=dry_run, from_stage=from_stage,
+                              only=only, options=options, verbose=verbose, bootstrap=bootstrap)
+            finally:
+                prepared.cleanup()
     except (BadInput, AnswersError, LockHeld, StateFileError, secretstore.SecretFileError) as err:
         print(f"install: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _apply(prepared: Prepared, directory: Path, answers: Path | None, *, yes: bool, dry_run: bool,
+           from_stage: str | None, only: str | None, options: Options, verbose: bool, bootstrap: bool) -> int:
+    ctx = _context(prepared, directory, options, dry_run=dry_run, answers=answers)
+    stages = plan(prepared.settings, bootstrap=bootstrap)
+    names = [s.name for s in stages]
+    for wanted in (from_stage, only):
+        if wanted and wanted not in names:
+            raise BadInput(f"no stage {wanted!r} in this plan; stages: {', '.join(names)}")
+    state = load_state(directory)
+    review(ctx, stages, state)
+    if not dry_run and not yes:
+        if not sys.stdin.isatty():
+            raise BadInput("not on a terminal: pass --yes to apply, or --dry-run to see the commands")
+        if input("Apply? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing applied")
+            return EXIT_OK
+    engine = Engine(ctx, stages, state, _printer(verbose=verbose))
+    started = time.monotonic()
+    with _ctrl_c_cancels(ctx):
+        ok = engine.run(from_stage=from_stage, only=only)
+    if dry_run:
+        print(f"\n{len(ctx.runner.planned)} command(s) would run; nothing was changed.")
+        for stage, command in ctx.runner.planned:
+            print(f"  [{stage}] {command}")
+        return EXIT_OK
+    if verbose and "cluster" in ctx.__dict__:
+        counts = ctx.cluster.requests_by_stage
+        print("API requests by the checks: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    if ok:
+        from .render.values import urls
+
+        address = urls(ctx.settings)
+        print(f"\ndone in {time.monotonic() - started:.0f} s: BinderHub {address['binder']}, "
+              f"JupyterHub {address['hub']}. Log: {directory / LOG_FILE}")
+        return EXIT_OK
+    if "refused" in ctx.facts:
+        print(f"\npreflight refused: {ctx.facts['refused']}", file=sys.stderr)
+        return EXIT_PREFLIGHT
+    if ctx.cancel.is_set():
+        print(f"\ninterrupted; run `wizard install --dir {directory}` to continue", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"\na stage failed; see above and {directory / LOG_FILE}. Run the same command again to "
+          "retry from there.", file=sys.stderr)
+    return EXIT_FAILED
 
 
 @contextmanager
@@ -205,7 +221,15 @@ def status(directory: Path) -> int:
     except (BadInput, AnswersError, StateFileError, secretstore.SecretFileError) as err:
         print(f"status: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    ctx = Context(prepared.settings, prepared.directory, Runner(Path(tempfile.mkdtemp()) / "x.log", dry_run=True))
+    try:
+        _status_table(prepared, state)
+    finally:
+        prepared.cleanup()
+    return EXIT_OK
+
+
+def _status_table(prepared: Prepared, state) -> None:
+    ctx = Context(prepared.settings, prepared.directory, Runner(prepared.directory / LOG_FILE, dry_run=True))
     stages = plan(prepared.settings)
     print(f"{'stage':<13} {'status':<12} {'started':<20} {'took':>6}  note")
     for stage in stages:
@@ -219,7 +243,6 @@ def status(directory: Path) -> int:
         if shown == "stale":
             note = "an answer it depends on changed"
         print(f"{stage.name:<13} {shown:<12} {started:<20} {took:>6}  {note}")
-    return EXIT_OK
 
 
 def verify(directory: Path, options: Options) -> int:
@@ -228,10 +251,13 @@ def verify(directory: Path, options: Options) -> int:
     except (BadInput, AnswersError, secretstore.SecretFileError) as err:
         print(f"verify: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    ctx = _context(prepared, directory, options, dry_run=True, answers=None)
-    ctx.rerender = None
-    engine = Engine(ctx, plan(prepared.settings), load_state(directory), _printer())
-    results = engine.verify_all()
+    try:
+        ctx = _context(prepared, directory, options, dry_run=True, answers=None)
+        ctx.rerender = None
+        engine = Engine(ctx, plan(prepared.settings), load_state(directory), _printer())
+        results = engine.verify_all()
+    finally:
+        prepared.cleanup()
     failed = [name for name, problem in results.items() if problem]
     print(f"\n{len(results) - len(failed)} of {len(results)} stages pass their checks")
     return EXIT_FAILED if failed else EXIT_OK
@@ -239,12 +265,12 @@ def verify(directory: Path, options: Options) -> int:
 
 def print_join_command(directory: Path) -> int:
     from .nodestages import join_command
-
-    runner = Runner(directory / LOG_FILE) if directory.exists() else Runner(Path(tempfile.mkdtemp()) / LOG_FILE)
     from .runner import CommandFailed
 
+    # The log goes to DIR when there is one; the token itself is never logged.
+    runner = Runner((directory if directory.exists() else Path(tempfile.gettempdir())) / LOG_FILE)
     try:
-        command = join_command(Context(None, directory, runner))  # type: ignore[arg-type]
+        command = join_command(runner)
     except CommandFailed as err:
         print(f"join-command: {err}; run it on the control-plane node, as root or with sudo", file=sys.stderr)
         return EXIT_FAILED

@@ -64,7 +64,7 @@ def node_stages(ctx_settings) -> list[Stage]:
     return stages
 
 
-def join_command(ctx: Context) -> str:
+def join_command(runner) -> str:
     """A fresh worker join command (it holds a token: shown to the user, never logged)."""
-    result = ctx.runner.run("join-command", [*_sudo(), *bootstrap.PRINT_JOIN_COMMAND], hide_output=True)
+    result = runner.run("join-command", [*_sudo(), *bootstrap.PRINT_JOIN_COMMAND], hide_output=True)
     return result.output.strip().splitlines()[-1] if result.output.strip() else ""

@@ -159,7 +159,7 @@ def acme_server(value: object) -> Checked:
         return Checked(text)
     if text.startswith(("https://", "http://")):
         return url(text, what="ACME directory URL")
-    raise Invalid(f"is not one of production, staging or a URL", allowed)
+    raise Invalid("is not one of production, staging or a URL", allowed)
 
 
 def registry_host(value: object) -> Checked:

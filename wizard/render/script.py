@@ -116,7 +116,7 @@ def directory_readme(s: Settings, files: list[str], version: str) -> str:
         "bootstrap-node.sh": "from a bare Debian/Ubuntu machine to a one-node kubeadm cluster (run it first, as root)",
         "README.md": "this file",
     }
-    lines = [f"# BinderHub install directory", "",
+    lines = ["# BinderHub install directory", "",
              f"Written by binderhub-wizard {version}. BinderHub: {address['binder']} — "
              f"JupyterHub: {address['hub']}", ""]
     if not s.production:
