@@ -254,3 +254,20 @@ def test_in_cluster_registry_stage_waits_for_it_and_refuses_anonymous_access(fak
         ctx = _registry_context(fake_kube, tmp_path, "generated", ca.ca_path, open_server.resolve, in_cluster)
         err = failure(checks.registry, ctx)
         assert "without credentials" in err.problem
+
+
+def test_preflight_corrects_runtime_and_node_count_from_the_cluster(fake_kube, tmp_path):
+    fake_kube.add_node("node-1", runtime="docker://24.0.7")
+    fake_kube.add_node("node-2", runtime="docker://24.0.7")
+    ctx = context(fake_kube, tmp_path)
+    asked: list[dict] = []
+
+    def rerender(overrides: dict):
+        asked.append(overrides)
+        return context(fake_kube, tmp_path, overrides).settings
+
+    ctx.rerender = rerender
+    checks.nodes_ready(ctx)
+    assert asked == [{"cluster": {"runtime": "docker", "nodes": 2}}]
+    assert ctx.settings.cluster.runtime == "docker" and ctx.settings.cluster.nodes == 2
+    assert any("2 node(s) running docker" in note for note in ctx.notes)

@@ -141,3 +141,11 @@ def test_rendered_hub_configuration_loads_in_jupyterhub_without_warnings(name):
         assert report.authenticator is not None
         assert report.authenticator.client_id == "binderhub"
         assert report.authenticator.oauth_callback_url.endswith("hub/oauth_callback")
+
+
+def test_image_cleaner_cordons_only_when_there_are_several_nodes():
+    one = yaml_of(render(variant("production-keycloak-traefik")), "config.yaml")
+    raw = variant("production-keycloak-traefik")
+    raw["cluster"] = {"nodes": 3}
+    several = yaml_of(render(raw), "config.yaml")
+    assert one["imageCleaner"]["cordon"] is False and several["imageCleaner"]["cordon"] is True

@@ -85,11 +85,14 @@ def nodes_ready(ctx: Context) -> None:
     runtimes = {((n.get("status") or {}).get("nodeInfo") or {}).get("containerRuntimeVersion", "") for n in ready}
     runtime = "docker" if runtimes and all(r.startswith("docker://") for r in runtimes) else "containerd"
     ctx.facts.update(nodes=len(nodes), runtime=runtime, runtimes=sorted(runtimes))
-    if runtime != ctx.settings.cluster.runtime and ctx.rerender is not None:
+    found = {"runtime": runtime, "nodes": len(nodes)}
+    answered = {"runtime": ctx.settings.cluster.runtime, "nodes": ctx.settings.cluster.nodes}
+    if found != answered and ctx.rerender is not None:
         builder = "the host's Docker socket" if runtime == "docker" else "dind"
-        ctx.notify("preflight", f"the nodes run {runtime}, not {ctx.settings.cluster.runtime} as answered: "
-                   f"cluster.runtime set to {runtime}, so BinderHub builds with {builder}")
-        ctx.settings = ctx.rerender({"cluster": {"runtime": runtime}})
+        ctx.notify("preflight", f"the cluster has {len(nodes)} node(s) running {runtime} (answered: "
+                   f"{answered['nodes']}, {answered['runtime']}): answers updated, so BinderHub builds with "
+                   f"{builder} and the image cleaner {'may' if len(nodes) > 1 else 'must not'} cordon a node")
+        ctx.settings = ctx.rerender({"cluster": found})
     if ctx.settings.registry.type == "none" and runtime != "docker":
         raise PreflightRefused(
             "registry-needed", f"registry.type is none, but the nodes run {', '.join(sorted(runtimes))}: "

@@ -97,6 +97,8 @@ FIELDS: tuple[Field, ...] = (
     Field("cluster.release", v.helm_release, "binder", "helm release name of BinderHub"),
     Field("cluster.runtime", v.one_of("containerd", "docker"), "containerd",
           "container runtime of the nodes (the install reads it from the cluster); chooses the image builder"),
+    Field("cluster.nodes", lambda x: v.whole_number(x, minimum=1, maximum=5000), 1,
+          "how many nodes the cluster has (the install reads it); with one, the image cleaner must not cordon it"),
     Field("network.public_ip", v.ip_address, REQUIRED,
           "the node address that receives ports 80 and 443 (the ingress controller's externalIPs)"),
     Field("network.domain", lambda x: v.Checked("") if x == "" else v.dns_name(x), lambda a: REQUIRED if _production(a) else "",

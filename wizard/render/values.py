@@ -78,7 +78,7 @@ def binderhub_values(settings: Settings, builder: str) -> dict:
         "config": {"BinderHub": binder_config},
         "imageBuilderType": builder,
         # Cordoning the only node while it cleans images would block every new pod.
-        "imageCleaner": {"cordon": False},
+        "imageCleaner": {"cordon": s.cluster.nodes > 1},
         "ingress": _ingress(s, s.network.binder_host, "binderhub-tls"),
     }
     if s.registry.type != "none":
