@@ -10,10 +10,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
-import pwd
 import shutil
-import socket
-import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -281,6 +278,7 @@ def listening_ports(proc_net: Path = Path("/proc/net")) -> set[int]:
 
 def _bind_fails(port: int) -> bool:
     """Binding the wildcard address fails while anything listens on the port, on any address."""
+    import socket  # only when reading the real machine: keeps export quick
     for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
         try:
             with socket.socket(family, socket.SOCK_STREAM) as sock:
@@ -335,6 +333,7 @@ def _br_netfilter_installed(root: Path, release: str) -> bool:
 
 
 def _invoking_user() -> tuple[str, str]:
+    import pwd  # only when reading the real machine: keeps export quick
     name = os.environ.get("SUDO_USER") or pwd.getpwuid(os.geteuid()).pw_name
     try:
         return name, pwd.getpwnam(name).pw_dir
@@ -352,6 +351,7 @@ def _free_space(path: Path) -> int | None:
 
 
 def _node_taints(commands: frozenset[str]) -> frozenset[str] | None:
+    import subprocess  # only when reading the real machine: keeps export quick
     if "kubectl" not in commands:
         return None
     try:
