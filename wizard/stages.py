@@ -189,6 +189,3 @@ def plan(settings: Settings, bootstrap: bool = False) -> list[Stage]:
         stages = node + stages
     return stages
 
-
-STAGE_NAMES = ("preflight", "storage", "ingress", "cert-manager", "issuer", "registry", "namespace", "binderhub",
-               "endpoints")

@@ -119,13 +119,7 @@ def email(value: object) -> Checked:
 def url(value: object, *, allow_http: bool = False, what: str = "URL") -> Checked:
     scheme_words = "https" if not allow_http else "http or https"
     allowed = f"an {scheme_words} {what} such as https://sso.example.org, without query or fragment"
-    text = _text(value, f"a {what}").strip()
-    _no_control(text, allowed)
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        raise Invalid("is not a URL", allowed) from None
+    parts, port = _split_url(_text(value, f"a {what}").strip(), allowed)
     if parts.scheme not in ("https", "http"):
         raise Invalid("does not start with https://", allowed)
     if parts.scheme == "http" and not allow_http:
@@ -142,6 +136,16 @@ def url(value: object, *, allow_http: bool = False, what: str = "URL") -> Checke
     if " " in path:
         raise Invalid("has a space in its path", allowed)
     return Checked(f"{parts.scheme}://{netloc}{path}")
+
+
+def _split_url(text: str, allowed: str):
+    """(parts, port) of a one-line URL; a malformed one (bad port, brackets) is refused."""
+    _no_control(text, allowed)
+    try:
+        parts = urlsplit(text)
+        return parts, parts.port
+    except ValueError:
+        raise Invalid("is not a URL", allowed) from None
 
 
 def _host(hostname: str, allowed: str) -> str:
@@ -352,12 +356,7 @@ def postgres_url(value: object) -> Checked:
     allowed = ("postgresql://USER@HOST[:PORT]/DATABASE (the password goes in hub.database.password, "
                "not in the URL)")
     text = _text(value, "a PostgreSQL URL").strip()
-    _no_control(text, allowed)
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        raise Invalid("is not a URL", allowed) from None
+    parts, port = _split_url(text, allowed)
     if parts.scheme not in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
         raise Invalid("does not start with postgresql://", allowed)
     if parts.password:
