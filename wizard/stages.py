@@ -8,7 +8,7 @@ binderhub -> endpoints. Profile local has no cert-manager and no issuer; registr
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -184,8 +184,7 @@ def plan(settings: Settings, bootstrap: bool = False) -> list[Stage]:
         from .nodestages import node_stages
 
         node = node_stages(s)
-        stages[0] = Stage(stages[0].name, (node[-1].name,), stages[0].inputs, stages[0].apply, stages[0].verify,
-                          describe=stages[0].describe)
+        stages[0] = replace(stages[0], needs=(node[-1].name,))  # preflight waits for the node
         stages = node + stages
     return stages
 
