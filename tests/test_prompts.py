@@ -14,6 +14,9 @@ ENTER, DOWN = "\r", "\x1b[B"
 def run_prompts(keys: list[str]) -> dict | None:
     with create_pipe_input() as pipe:
         pipe.send_text("".join(keys))
+        # End of input after the keys: a question the keys do not answer fails the test instead of
+        # waiting for ever.
+        pipe.close()
         return ask_answers(input=pipe, output=DummyOutput())
 
 

@@ -13,7 +13,8 @@ from .settings import FIELDS, REQUIRED, Field, _set, check_field
 
 LIST_FIELDS = ("auth.admin_users", "auth.allowed_users", "auth.allowed_groups")
 # Asked only when the user says they want the advanced questions.
-ADVANCED = ("cluster.context", "cluster.release", "cluster.runtime", "registry.allow_http", "auth.allow_http",
+ADVANCED = ("cluster.context", "cluster.release", "cluster.runtime", "cluster.nodes", "registry.allow_http",
+            "auth.allow_http",
             "auth.login_service", "hub.named_server_limit", "hub.cull.timeout", "hub.resources.cpu_limit",
             "hub.resources.memory_limit", "hub.resources.cpu_guarantee", "hub.resources.memory_guarantee")
 
