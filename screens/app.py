@@ -1,0 +1,171 @@
+"""The interactive wizard: the App that strings the screens together, and `run(directory)`.
+
+The App is given its services (cluster reader, OpenID reader, install plan, options, clock), so
+tests hand it fast fakes. Screens past the first are imported when first shown, which keeps the
+start fast. Answers are saved to DIR/answers.yaml by a worker shortly after each change.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+from .session import Answers
+
+# (module, class) of each step, in order; the Welcome screen comes before them.
+STEPS = (("cluster", "ClusterScreen"), ("network", "NetworkScreen"), ("ingress_storage", "IngressStorageScreen"),
+         ("registry", "RegistryScreen"), ("login", "LoginScreen"), ("hub", "HubScreen"), ("review", "ReviewScreen"))
+
+
+def screen_class(module: str, name: str):
+    return getattr(importlib.import_module(f"screens.{module}"), name)
+
+
+def _default_plan(settings):
+    from wizard.stages import plan
+
+    return plan(settings)
+
+
+def _default_read_cluster(context):
+    from .session import read_cluster
+
+    return read_cluster(context)
+
+
+def _default_read_openid(url, realm):
+    from .session import read_openid
+
+    return read_openid(url, realm)
+
+
+class WizardApp(App[int]):
+    CSS_PATH = "wizard.tcss"
+    TITLE = "BinderHub wizard"
+    BINDINGS = [
+        Binding("ctrl+q", "request_quit", "Quit", priority=True,
+                tooltip="quit; answers and the install's state are kept"),
+        Binding("ctrl+t", "toggle_dark", "Theme", tooltip="switch between the light and the dark theme"),
+    ]
+
+    def __init__(self, directory: Path, *, answers: Answers | None = None, plan: Callable | None = None,
+                 read_cluster: Callable | None = None, read_openid: Callable | None = None,
+                 options=None, cluster_factory: Callable | None = None, clock: Callable[[], float] = time.time,
+                 animate: bool = True, save_delay: float = 0.3):
+        super().__init__()
+        self.directory = directory
+        self.answers = answers if answers is not None else Answers.load(directory)
+        # Read before the event loop starts: two stats, no I/O on the loop later.
+        self.existing = (directory / "answers.yaml").exists() or (directory / "state.json").exists()
+        self.plan = plan or _default_plan
+        self.read_cluster = read_cluster or _default_read_cluster
+        self.read_openid = read_openid or _default_read_openid
+        self.options = options
+        self.cluster_factory = cluster_factory
+        self.clock = clock
+        self.animate = animate
+        self.blink = animate
+        self.save_delay = save_delay
+        self.cluster_info = None      # what the Cluster screen read, for later screens
+        self.install_running = False  # set by the Progress screen
+        self.install_run = None
+        self.install_done = threading.Event()
+        self.install_done.set()
+        self._save_timer = None
+        self._save_lock = threading.Lock()
+
+    def on_mount(self) -> None:
+        from .welcome import WelcomeScreen
+
+        self.push_screen(WelcomeScreen())
+
+    # --- navigation -------------------------------------------------------------------------------
+    def go_next(self, current) -> None:
+        names = [name for _module, name in STEPS]
+        here = type(current).__name__
+        following = names.index(here) + 1 if here in names else 0
+        self.push_screen(screen_class(*STEPS[following])())
+
+    def go_back(self) -> None:
+        from .welcome import WelcomeScreen
+
+        if not isinstance(self.screen, WelcomeScreen) and len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def start_steps(self, at: str = "cluster") -> None:
+        """From the Welcome screen: push every step up to `at`, so Back walks through them."""
+        for module, name in STEPS:
+            self.push_screen(screen_class(module, name)())
+            if module == at:
+                break
+
+    # --- saving as you go ---------------------------------------------------------------------------
+    def answers_changed(self) -> None:
+        if self._save_timer is not None:
+            self._save_timer.stop()
+        self._save_timer = self.set_timer(self.save_delay, self.save_answers)
+
+    def save_answers(self) -> None:
+        self._save_timer = None
+        self._save_worker(self.answers.public())
+
+    @work(thread=True, group="save", exclusive=False, exit_on_error=False)
+    def _save_worker(self, public: dict) -> None:
+        from wizard.installdir import write_atomic
+        from wizard.yamlio import dumps
+
+        from .session import ANSWERS
+
+        with self._save_lock:  # two saves never interleave; the later one wins
+            write_atomic(self.directory / ANSWERS, "# Saved by the wizard as you type; no secrets here.\n"
+                         + dumps(public), 0o644)
+
+    # --- quitting -----------------------------------------------------------------------------------
+    def action_request_quit(self) -> None:
+        if self.install_running:
+            from .dialogs import ConfirmQuit
+
+            def answered(quit_now: bool | None) -> None:
+                if quit_now:
+                    self.stop_install_and_exit()
+
+            self.push_screen(ConfirmQuit(), answered)
+            return
+        self.exit_saving()
+
+    def on_unmount(self) -> None:
+        # However the App ends, a running install is stopped cleanly: its stage is recorded as
+        # interrupted, and the next `wizard` offers to continue.
+        if self.install_running and self.install_run is not None:
+            self.install_run.cancel()
+
+    def exit_saving(self, code: int = 0) -> None:
+        if self._save_timer is not None:
+            self._save_timer.stop()
+            self._save_timer = None
+            with self._save_lock:
+                self.answers.save()  # one last small write at exit: nothing typed is lost
+        self.exit(code)
+
+    @work(thread=True, group="quit", exit_on_error=False)
+    def stop_install_and_exit(self) -> None:
+        run = self.install_run
+        if run is not None:
+            run.cancel()
+            # The engine records the stopped stage as interrupted; a check that is waiting ends
+            # at its deadline, and load_state reads a cut-off "running" as interrupted anyway.
+            self.install_done.wait(15)
+        self.call_from_thread(self.exit_saving, 1)
+
+
+def run(directory) -> int:
+    app = WizardApp(Path(directory))
+    code = app.run()
+    return code if isinstance(code, int) else 0

@@ -1,0 +1,36 @@
+"""7. Hub: named servers and their limit, culling idle servers, the hub database, user storage
+and the resources of each user server."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+
+from .step import StepScreen
+
+
+class HubScreen(StepScreen):
+    STEP = 6
+    TITLE_TEXT = "Hub"
+
+    def body(self) -> ComposeResult:
+        yield self.field("hub.named_servers", "Named servers")
+        yield self.field("hub.named_server_limit", "Servers per user")
+        yield self.field("hub.cull.enabled", "Stop idle servers")
+        yield self.field("hub.cull.timeout", "Idle seconds")
+        yield self.field("hub.database.type", "Database")
+        yield self.field("hub.database.url", "Database URL", placeholder="postgresql://hub@db.example.org:5432/hub")
+        yield self.field("hub.database.password", "DB password")
+        yield self.field("hub.user_storage.enabled", "User storage")
+        yield self.field("hub.user_storage.capacity", "Volume per user")
+        yield self.field("hub.resources.cpu_limit", "CPU limit")
+        yield self.field("hub.resources.memory_limit", "Memory limit")
+        yield self.field("hub.resources.cpu_guarantee", "CPU guarantee")
+        yield self.field("hub.resources.memory_guarantee", "Memory guarantee")
+
+    def refresh_fields(self) -> None:
+        super().refresh_fields()
+        # Fields that only matter when their switch is on stay, but are dimmed.
+        self.query_one("#f-hub-named-server-limit").set_class(not self.answers.get("hub.named_servers"), "-off")
+        self.query_one("#f-hub-cull-timeout").set_class(not self.answers.get("hub.cull.enabled"), "-off")
+        self.query_one("#f-hub-user-storage-capacity").set_class(
+            not self.answers.get("hub.user_storage.enabled"), "-off")

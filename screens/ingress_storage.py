@@ -1,0 +1,46 @@
+"""4. Ingress and storage: Traefik or ingress-nginx (retired upstream since March 2026); OpenEBS
+hostpath, or an existing StorageClass picked from those the cluster has."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Label, Select, Static
+
+from .step import StepScreen
+
+NGINX_NOTE = ("ingress-nginx is the original notes' choice, but it is retired upstream since March 2026: "
+              "no releases or security fixes. Traefik serves the same Ingress objects.")
+
+
+class IngressStorageScreen(StepScreen):
+    STEP = 3
+    TITLE_TEXT = "Ingress and storage"
+
+    def body(self) -> ComposeResult:
+        yield self.field("ingress.controller", "Ingress")
+        yield Static(NGINX_NOTE, id="nginx-note", classes="note")
+        yield self.field("storage.provisioner", "Storage")
+        with Horizontal(classes="row", id="classes-row"):
+            yield Label("In the cluster", classes="label")
+            classes = getattr(self.app.cluster_info, "storage_classes", None) or []
+            yield Select([(name, name) for name in classes], prompt="pick a StorageClass" if classes
+                         else "no cluster read", id="classes", allow_blank=True)
+        yield self.field("storage.storage_class", "StorageClass")
+
+    def refresh_fields(self) -> None:
+        super().refresh_fields()
+        self.query_one("#nginx-note").display = self.answers.get("ingress.controller") == "ingress-nginx"
+        self.query_one("#classes-row").display = self.answers.get("storage.provisioner") == "existing"
+
+    def field_changed(self, path: str, value) -> None:
+        if path == "storage.provisioner":
+            target = self.query_one("#f-storage-storage-class")
+            if value == "openebs":
+                target.set_value("openebs-hostpath")
+            elif self.answers.get("storage.storage_class") == "openebs-hostpath":
+                target.set_value("")
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "classes" and event.value is not Select.BLANK:
+            self.query_one("#f-storage-storage-class").set_value(str(event.value))

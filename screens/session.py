@@ -1,0 +1,372 @@
+"""What the screens share: the answers being edited (saved to the install directory as you go),
+and the services the App is given (cluster reader, OpenID reader, install plan), so tests can hand
+it fast fakes. Nothing here imports Textual; every function that blocks is meant for a worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from wizard import validate as v
+from wizard.settings import FIELDS, FIELDS_BY_PATH, REQUIRED, _get, _set
+
+ANSWERS = "answers.yaml"
+STATE = "state.json"
+
+
+# --- the answers being edited ------------------------------------------------------------------
+
+def default_of(path: str, answers: dict) -> Any:
+    """The default a field shows, given the answers so far ("" where the answer is required)."""
+    spec = FIELDS_BY_PATH[path]
+    default = spec.default(answers) if callable(spec.default) else spec.default
+    return "" if default is REQUIRED or default is None else default
+
+
+def kind_of(path: str) -> str:
+    """How a field is edited: choice, switch, list, number, cpu or text."""
+    spec = FIELDS_BY_PATH[path]
+    if hasattr(spec.check, "choices"):
+        return "choice"
+    default = spec.default
+    if isinstance(default, bool):
+        return "switch"
+    if isinstance(default, list):
+        return "list"
+    if path.startswith("hub.resources.cpu"):
+        return "cpu"
+    if isinstance(default, int):
+        return "number"
+    return "text"
+
+
+def from_text(path: str, text: str) -> Any:
+    """The typed value of what was typed into a field (the validator decides whether it is good)."""
+    kind = kind_of(path)
+    if kind == "list":
+        return [item for item in text.replace(",", " ").split() if item]
+    if kind in ("number", "cpu"):
+        try:
+            return int(text.strip())
+        except ValueError:
+            pass
+        if kind == "cpu":
+            try:
+                return float(text.strip())
+            except ValueError:
+                pass
+    return text
+
+
+def to_text(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    if value is None:
+        return ""
+    return str(value)
+
+
+def problem_text(err: v.Invalid) -> str:
+    return f"{err.why}" + (f" (allowed: {err.allowed})" if err.allowed else "")
+
+
+class Answers:
+    """The raw answers as typed, secrets kept apart (in memory only: they reach secret.yaml
+    through export, never answers.yaml). `save` writes answers.yaml atomically."""
+
+    def __init__(self, directory: Path, raw: dict | None = None, secrets: dict[str, str] | None = None):
+        self.directory = directory
+        self.raw: dict = {}
+        self.secrets: dict[str, str] = dict(secrets or {})
+        for spec in FIELDS:
+            if spec.secret:
+                continue
+            given = _get(raw or {}, spec.path, _MISSING)
+            _set(self.raw, spec.path, given if given is not _MISSING else default_of(spec.path, self.raw))
+        for section in ("versions", "charts"):
+            if raw and isinstance(raw.get(section), dict) and raw[section]:
+                self.raw[section] = dict(raw[section])
+
+    @classmethod
+    def load(cls, directory: Path) -> "Answers":
+        """What the directory holds: its answers (if readable) and its stored secrets."""
+        raw, stored = None, {}
+        # Imported only when there is something to read: a new install starts quicker.
+        if (directory / ANSWERS).exists():
+            from wizard.export import AnswersError, read_answers_file
+
+            try:
+                raw = read_answers_file(directory / ANSWERS)
+            except AnswersError:
+                raw = None
+        if (directory / "secret.yaml").exists():
+            from wizard.secretstore import SecretFileError, read_stored
+
+            try:
+                stored = read_stored(directory)
+            except SecretFileError:
+                stored = {}
+        secrets = {path: value for path, value in stored.items() if path in FIELDS_BY_PATH}
+        return cls(directory, raw if isinstance(raw, dict) else None, secrets)
+
+    def get(self, path: str) -> Any:
+        if FIELDS_BY_PATH[path].secret:
+            return self.secrets.get(path, "")
+        return _get(self.raw, path)
+
+    def set(self, path: str, value: Any) -> None:
+        if FIELDS_BY_PATH[path].secret:
+            self.secrets[path] = value
+        else:
+            _set(self.raw, path, value)
+
+    def combined(self) -> dict:
+        """The answers that apply, secrets in: what export takes."""
+        merged = self._without(lambda path: not self.applies(path))
+        for path, value in self.secrets.items():
+            if value and self.applies(path):
+                _set(merged, path, value)
+        return merged
+
+    def public(self) -> dict:
+        """What answers.yaml holds: no secrets; a field that does not apply only if it has a value
+        (kept for when it applies again)."""
+        return self._without(lambda path: not self.applies(path) and self.get(path) in ("", None))
+
+    def _without(self, drop: Callable[[str], bool]) -> dict:
+        import copy
+
+        out: dict = {}
+        for spec in FIELDS:
+            if spec.secret or drop(spec.path):
+                continue
+            value = _get(self.raw, spec.path, _MISSING)
+            if value is not _MISSING:
+                _set(out, spec.path, copy.deepcopy(value))
+        for section in ("versions", "charts"):
+            if self.raw.get(section):
+                out[section] = dict(self.raw[section])
+        return out
+
+    def applies(self, path: str) -> bool:
+        return FIELDS_BY_PATH[path].applies(self.raw)
+
+    def problem(self, path: str) -> str | None:
+        """Why the current value of one field is refused, or None."""
+        from wizard.settings import check_field
+
+        if not self.applies(path):
+            return None
+        try:
+            check_field(path, self.get(path), self.raw)
+        except v.Invalid as err:
+            return problem_text(err)
+        return None
+
+    def save(self) -> None:
+        from wizard.installdir import write_atomic
+        from wizard.yamlio import dumps
+
+        write_atomic(self.directory / ANSWERS, "# Saved by the wizard as you type; no secrets here.\n"
+                     + dumps(self.public()), 0o644)
+
+
+_MISSING = object()
+
+
+# --- the cluster, as the Cluster screen shows it ---------------------------------------------
+
+@dataclass
+class NodeInfo:
+    name: str
+    runtime: str
+    addresses: list[tuple[str, str]]   # (type, address)
+    ready: bool = True
+
+
+@dataclass
+class ClusterInfo:
+    contexts: list[str] = field(default_factory=list)
+    current: str = ""
+    version: str = ""
+    nodes: list[NodeInfo] = field(default_factory=list)
+    storage_classes: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def runtime(self) -> str:
+        runtimes = [n.runtime for n in self.nodes if n.runtime]
+        return "docker" if runtimes and all(r.startswith("docker://") for r in runtimes) else "containerd"
+
+    def suggested_ip(self) -> str:
+        """A node's external address, else its internal one: the one ports 80 and 443 reach."""
+        for wanted in ("ExternalIP", "InternalIP"):
+            for node in self.nodes:
+                for kind, address in node.addresses:
+                    if kind == wanted:
+                        try:
+                            return v.ip_address(address).value
+                        except v.Invalid:
+                            continue
+        return ""
+
+
+def read_cluster(context: str | None, kubeconfig: str | None = None) -> ClusterInfo:
+    """Contexts of the kubeconfig, and what the chosen one sees. Blocking: run it in a worker."""
+    import os
+
+    info = ClusterInfo()
+    # Explicitly: the client reads KUBECONFIG once, when it is first imported.
+    kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
+    try:
+        from kubernetes import config
+
+        contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
+        info.contexts = [c["name"] for c in contexts]
+        info.current = (active or {}).get("name", "")
+    except Exception as err:  # noqa: BLE001 - no kubeconfig is an answer, not a crash
+        info.error = f"no kubeconfig could be read ({err.__class__.__name__}: {str(err)[:120]})"
+        return info
+    try:
+        from wizard.kube import Cluster
+
+        cluster = Cluster(kubeconfig, context or None, request_timeout=8)
+        code = cluster.plain(cluster.call(cluster.version_api.get_code))
+        info.version = code.get("gitVersion", "")
+        for node in cluster.items(cluster.core.list_node):
+            status = node.get("status") or {}
+            ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+            info.nodes.append(NodeInfo(node["metadata"]["name"],
+                                       (status.get("nodeInfo") or {}).get("containerRuntimeVersion", ""),
+                                       [(a.get("type", ""), a.get("address", "")) for a in status.get("addresses") or []],
+                                       ready))
+        info.storage_classes = [sc["metadata"]["name"] for sc in cluster.items(cluster.storage.list_storage_class)]
+    except Exception as err:  # noqa: BLE001
+        from wizard.kube import api_error_text
+
+        info.error = f"the cluster does not answer ({api_error_text(err)[:160]})"
+    return info
+
+
+# --- the Keycloak test ---------------------------------------------------------------------------
+
+class OpenIDError(Exception):
+    pass
+
+
+def read_openid(keycloak_url: str, realm: str, timeout: float = 10) -> str:
+    """Read the realm's OpenID configuration; what it found, or OpenIDError with why not."""
+    import json
+    import urllib.error
+    import urllib.request
+    from urllib.parse import quote
+
+    url = f"{keycloak_url.rstrip('/')}/realms/{quote(realm, safe='')}/.well-known/openid-configuration"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - http(s) only, checked
+            body = answer.read(1_000_000)
+    except urllib.error.HTTPError as err:
+        hint = " (no such realm? Keycloak older than 17 needs /auth in the URL)" if err.code == 404 else ""
+        raise OpenIDError(f"{url} answered HTTP {err.code}{hint}") from None
+    except urllib.error.URLError as err:
+        raise OpenIDError(f"{url} could not be reached: {err.reason}") from None
+    except (OSError, ValueError) as err:
+        raise OpenIDError(f"{url} could not be read: {err.__class__.__name__}") from None
+    try:
+        data = json.loads(body)
+        issuer, authorize = data["issuer"], data["authorization_endpoint"]
+    except (ValueError, KeyError, TypeError):
+        raise OpenIDError(f"{url} is not an OpenID configuration") from None
+    return f"found realm {realm}: issuer {issuer}, login at {authorize}"
+
+
+# --- review: files, changes, commands, computed in a scratch copy ------------------------------
+
+@dataclass
+class ReviewData:
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)       # rendered files that differ from DIR's
+    stale: dict[str, str] = field(default_factory=dict)    # stage -> why it will run
+    stages: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+
+
+def review_data(answers: Answers, plan: Callable, options=None) -> ReviewData:
+    """Render into a scratch copy of the directory (DIR itself is not touched), then ask the engine
+    what is stale and which commands a dry run would run."""
+    import shutil
+    import tempfile
+
+    from wizard.context import Context, Options
+    from wizard.engine import Engine, stale_stages
+    from wizard.export import export
+    from wizard.runner import Masker, Runner
+    from wizard.secretstore import SECRET_FILE, read_stored
+    from wizard.state import load_state
+
+    directory = answers.directory
+    data = ReviewData()
+    scratch = Path(tempfile.mkdtemp(prefix="binderhub-wizard-review-"))
+    try:
+        if (directory / SECRET_FILE).exists():
+            shutil.copy2(directory / SECRET_FILE, scratch / SECRET_FILE)
+        result = export(answers.combined(), scratch)
+        data.warnings = [str(w) for w in result.load.warnings]
+        if not result.ok:
+            data.problems = [str(p) for p in result.load.problems]
+            return data
+        settings = result.load.settings
+        for path in sorted(scratch.iterdir()):
+            if path.name.startswith(".") or path.name == "install.log":
+                continue
+            data.files.append(path.name)
+            old = directory / path.name
+            if path.name != ANSWERS and (not old.exists() or old.read_bytes() != path.read_bytes()):
+                data.changed.append(path.name)
+        masker = Masker(read_stored(scratch).values())
+        runner = Runner(scratch / "dry-run.log", masker, dry_run=True)
+        real, fake = str(directory), str(scratch)
+        runner.mask = (lambda mask: lambda text: mask(text).replace(fake, real))(runner.mask)
+        ctx = Context(settings, scratch, runner, options or Options())
+        stages = plan(settings)
+        data.stages = [s.name for s in stages]
+        try:
+            state = load_state(directory)
+        except Exception:  # noqa: BLE001 - an unreadable state: everything runs
+            from wizard.state import InstallState
+
+            state = InstallState()
+        data.stale = stale_stages(ctx, stages, state)
+        Engine(ctx, stages, state).run()
+        data.commands = [f"[{stage}] {command}" for stage, command in runner.planned]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return data
+
+
+def directory_status(directory: Path, plan: Callable) -> list[tuple[str, str, str]]:
+    """(stage, status, note) for each stage, as `wizard status` shows them."""
+    from wizard.state import load_state
+
+    state = load_state(directory)
+    names: list[str] = list(state.stages)
+    try:
+        from wizard.export import load_answers, read_answers_file
+        from wizard.secretstore import read_stored
+
+        loaded = load_answers(read_answers_file(directory / ANSWERS), read_stored(directory))
+        if loaded.ok:
+            names = [s.name for s in plan(loaded.settings)]
+    except Exception:  # noqa: BLE001 - incomplete answers: the recorded stages only
+        pass
+    rows = []
+    for name in names:
+        record = state.stages.get(name)
+        status = record.status if record else "pending"
+        note = (record.error or "").splitlines()[0] if record and record.error else ""
+        rows.append((name, status, note))
+    return rows

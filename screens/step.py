@@ -1,0 +1,100 @@
+"""The frame every settings screen shares: a title with the step number, a scrolling body of
+fields, a line of help for the focused field, Back and Next. Next is disabled until every field
+that applies is valid; Esc goes back; values live in the answers, so Back keeps them."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Static
+
+from .fields import SettingField
+
+STEP_TITLES = ("Cluster", "Network and TLS", "Ingress and storage", "Registry", "Login", "Hub", "Review")
+
+
+class StepScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "back", "Back", tooltip="the previous screen; every value is kept"),
+        Binding("ctrl+n", "next", "Next", tooltip="the next screen, once this one is valid"),
+    ]
+    STEP = 0
+    TITLE_TEXT = ""
+
+    @property
+    def answers(self):
+        return self.app.answers
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"[b]{self.TITLE_TEXT}[/b]  [dim]step {self.STEP} of {len(STEP_TITLES)}[/dim]", classes="title")
+        with VerticalScroll(id="body"):
+            yield from self.body()
+        yield Static("", id="help")
+        with Horizontal(id="nav"):
+            yield Button("Back", id="back")
+            yield Button("Next", id="next", variant="primary")
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        return iter(())
+
+    def field(self, path: str, label: str, **kwargs) -> SettingField:
+        return SettingField(path, label, self.answers, **kwargs)
+
+    def on_mount(self) -> None:
+        # After the first refresh: nested children (rows, buttons) are mounted by then.
+        self.call_after_refresh(self.first_refresh)
+
+    def first_refresh(self) -> None:
+        self.refresh_fields()
+        for f in self.fields():
+            if f.display:
+                f.editor.focus()
+                break
+
+    # --- validity -------------------------------------------------------------------------------
+    def fields(self) -> list[SettingField]:
+        return list(self.query(SettingField))
+
+    def extra_problem(self) -> str | None:
+        """A screen-level reason to hold Next (besides the fields)."""
+        return None
+
+    def valid(self) -> bool:
+        return all(f.valid for f in self.fields() if f.display) and self.extra_problem() is None
+
+    def refresh_fields(self) -> None:
+        for f in self.fields():
+            f.display = self.answers.applies(f.path)
+            f.show_problem()
+        self.query_one("#next", Button).disabled = not self.valid()
+
+    def on_setting_field_changed(self, event: SettingField.Changed) -> None:
+        self.field_changed(event.path, event.value)
+        self.refresh_fields()
+        self.app.answers_changed()
+
+    def field_changed(self, path: str, value) -> None:
+        """Hook: a screen fills defaults that follow from a changed answer."""
+
+    def on_descendant_focus(self, event) -> None:
+        tip = getattr(event.widget, "tooltip", None)
+        self.query_one("#help", Static).update(f"[dim]{tip}[/dim]" if isinstance(tip, str) and tip else "")
+
+    # --- navigation -----------------------------------------------------------------------------
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "back":
+            event.stop()
+            self.action_back()
+        elif event.button.id == "next":
+            event.stop()
+            self.action_next()
+
+    def action_back(self) -> None:
+        self.app.go_back()
+
+    def action_next(self) -> None:
+        if self.valid():
+            self.app.go_next(self)

@@ -1,0 +1,90 @@
+"""The whole flow in the TUI, from an empty directory to Done, against the local fake cluster: the
+real plan, real helm and kubectl, the stand-in charts, the HTTPS stand-ins for the two hosts and
+the registry. Only what an operator would type is typed; nothing else is handed to the App but
+the chart sources (the air-gapped feature) and the probe options (like --resolve, --ca-bundle)."""
+
+from __future__ import annotations
+
+import os
+
+from tests.fakekube.fixtures import fake_kube, kube_env  # noqa: F401
+from tests.install_harness import CHARTS, STAND_INS, make_install
+from tests.test_tui_support import aio, choose, present, settle, tick, type_into, wait_for
+
+
+def test_whole_flow_from_an_empty_directory_to_done_on_the_fake_cluster(tmp_path, fake_kube, kube_env, monkeypatch):
+    from screens.app import WizardApp
+    from screens.session import Answers
+    from wizard.context import Options
+
+    for key, value in kube_env.items():
+        if os.environ.get(key) != value:
+            monkeypatch.setenv(key, value)
+    run = make_install(tmp_path, fake_kube, kube_env)
+    try:
+        resolve = dict(arg.split(":", 1) for arg in run.hub.resolve_args() if arg != "--resolve")
+        resolve.update(run.registry.resolve)
+        options = Options(timeout=30, resolve=resolve, ca_bundle=str(run.ca_bundle), kubeconfig=kube_env["KUBECONFIG"])
+        directory = tmp_path / "fresh"
+        answers = Answers(directory, {"charts": {key: str(CHARTS / chart) for key, chart in STAND_INS.items()}})
+        app = WizardApp(directory, answers=answers, options=options, animate=False, save_delay=0.05)
+        _drive(app, run)
+    finally:
+        run.stop()
+    state = (directory / "state.json").read_text()
+    assert '"failed"' not in state and state.count('"done"') == 9
+    assert "example-client-secret" not in (directory / "answers.yaml").read_text()
+    assert "example-client-secret" not in (directory / "install.log").read_text()
+    assert "example-client-secret" in (directory / "secret.yaml").read_text()
+    assert oct((directory / "secret.yaml").stat().st_mode & 0o777) == "0o600"
+
+
+@aio
+async def _drive(app, run) -> None:
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.click("#start")
+        await wait_for(pilot, lambda: present(app, "#seen") and "node-1" in str(app.screen.query_one("#seen").render()),
+                       timeout=60)
+        seen = str(app.screen.query_one("#seen").render())
+        assert "v1.33.2" in seen and "containerd://2.0.5" in seen and "10.0.0.10" in seen
+        assert "Suggested public IP: 10.0.0.10" in seen
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: present(app, "#f-network-domain"))
+        await type_into(pilot, "network.public_ip", "203.0.113.10")
+        await type_into(pilot, "network.domain", "example.org")
+        await type_into(pilot, "tls.acme_email", "ops@example.org")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: present(app, "#f-ingress-controller"))
+        await choose(pilot, "ingress.controller", "ingress-nginx")
+        assert app.screen.query_one("#nginx-note").display
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: present(app, "#f-registry-url"))
+        await type_into(pilot, "registry.url", "https://registry.example.org")
+        await type_into(pilot, "registry.username", "robot")
+        await type_into(pilot, "registry.password", "example-registry-password")
+        assert app.answers.get("registry.image_prefix") == "registry.example.org/binder/r2d-"
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: present(app, "#f-auth-realm"))
+        await type_into(pilot, "auth.keycloak_url", "https://sso.example.org")
+        await type_into(pilot, "auth.realm", "binder")
+        await type_into(pilot, "auth.client_secret", "example-client-secret")
+        await type_into(pilot, "auth.admin_users", "adminuser1")
+        await tick(pilot, "auth.allow_all", True)
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: present(app, "#f-hub-named-servers"))
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: present(app, "#install") and not app.screen.query_one("#install").disabled,
+                       timeout=60)
+        plan_text = str(app.screen.query_one("#plan").render())
+        assert "config.yaml" in plan_text and "helm upgrade --install binder" in plan_text
+        answers_text = str(app.screen.query_one("#answers").render())
+        assert "example-client-secret" not in answers_text and "****" in answers_text
+        await pilot.click("#install")
+        await wait_for(pilot, lambda: type(app.screen).__name__ in ("DoneScreen",) or (
+            type(app.screen).__name__ == "ProgressScreen" and app.screen.query_one("#failure").display), timeout=120)
+        if type(app.screen).__name__ != "DoneScreen":
+            raise AssertionError(str(app.screen.query_one("#explanation").render()))
+        summary = str(app.screen.query_one("#summary").render())
+        assert "https://binder.example.org/" in summary and "adminuser1" in summary
+        await settle(pilot)
+        await pilot.click("#quit")
