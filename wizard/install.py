@@ -32,6 +32,7 @@ class Prepared:
     directory: Path         # where the rendered files are read from (a scratch copy in a dry run)
     masker: Masker
     scratch: bool = False
+    warnings: tuple[str, ...] = ()
 
     def cleanup(self) -> None:
         if self.scratch:
@@ -70,7 +71,8 @@ def render_into(directory: Path, answers: Path | None, *, scratch: bool = False,
                        + format_problems(result.load.problems))
     settings = result.load.settings
     secrets = secretstore.read_stored(target)
-    return Prepared(settings, target, Masker(secrets.values()), scratch)
+    return Prepared(settings, target, Masker(secrets.values()), scratch,
+                    tuple(str(w) for w in result.load.warnings))
 
 
 def _printer(stream=sys.stdout, verbose: bool = False):
@@ -172,6 +174,8 @@ def _apply(prepared: Prepared, directory: Path, answers: Path | None, *, yes: bo
         if wanted and wanted not in names:
             raise BadInput(f"no stage {wanted!r} in this plan; stages: {', '.join(names)}")
     state = load_state(directory)
+    for warning in prepared.warnings:
+        print(f"warning: {warning}")
     review(ctx, stages, state)
     if not dry_run and not yes:
         if not sys.stdin.isatty():
