@@ -28,10 +28,10 @@ def screen_class(module: str, name: str):
     return getattr(importlib.import_module(f"screens.{module}"), name)
 
 
-def _default_plan(settings):
+def _default_plan(settings, bootstrap: bool = False):
     from wizard.stages import plan
 
-    return plan(settings)
+    return plan(settings, bootstrap=bootstrap)
 
 
 def _default_read_cluster(context):
@@ -55,6 +55,10 @@ class WizardApp(App[int]):
         Binding("ctrl+t", "toggle_dark", "Theme", tooltip="switch between the light and the dark theme"),
     ]
 
+    def plan(self, settings):
+        """The install plan; with bootstrap on, the bare-machine stages come first."""
+        return self._plan(settings, bootstrap=True) if self.bootstrap else self._plan(settings)
+
     def __init__(self, directory: Path, *, answers: Answers | None = None, plan: Callable | None = None,
                  read_cluster: Callable | None = None, read_openid: Callable | None = None,
                  options=None, cluster_factory: Callable | None = None, clock: Callable[[], float] = time.time,
@@ -64,7 +68,9 @@ class WizardApp(App[int]):
         self.answers = answers if answers is not None else Answers.load(directory)
         # Read before the event loop starts: two stats, no I/O on the loop later.
         self.existing = (directory / "answers.yaml").exists() or (directory / "state.json").exists()
-        self.plan = plan or _default_plan
+        self._plan = plan or _default_plan
+        # Set on the cluster screen when there is no cluster yet: this machine becomes one first.
+        self.bootstrap = False
         self.read_cluster = read_cluster or _default_read_cluster
         self.read_openid = read_openid or _default_read_openid
         self.options = options

@@ -12,9 +12,12 @@ from textual.widgets import Button, Label, Select, Static
 
 from .step import StepScreen
 
-NO_CLUSTER = ("No cluster answers. Setting up nodes (kubeadm) from here comes in a later version: for now "
-              "create the cluster, make its kubeconfig current (or set KUBECONFIG), then Refresh. You can "
-              "go on without a cluster and use Export only at the end.")
+NO_CLUSTER = ("No cluster answers. Bootstrap this machine to make it a one-node kubeadm cluster first, or "
+              "make a cluster's kubeconfig current (or set KUBECONFIG) and Refresh. You can also go on "
+              "without a cluster and use Export only at the end (bootstrap-node.sh does the same by hand).")
+BOOTSTRAP_ON = ("[b]This machine will be bootstrapped first[/b]: host checks, containerd, kubelet/kubeadm/kubectl "
+                "from pkgs.k8s.io, swap off, kubeadm init, flannel and helm, each as its own stage. "
+                "Run the wizard as root or with sudo. Press the button again to undo.")
 
 
 class ClusterScreen(StepScreen):
@@ -33,6 +36,12 @@ class ClusterScreen(StepScreen):
             yield Select([], prompt="the current context", id="context", allow_blank=True)
             yield Button("Refresh", id="refresh")
         yield Static("Reading the kubeconfig and the cluster…", id="seen")
+        bootstrap = Button("Bootstrap this machine", id="bootstrap")
+        bootstrap.display = False  # offered only when no cluster answers
+        yield bootstrap
+        note = Static("", id="bootstrap-note")
+        note.display = False
+        yield note
         yield self.field("cluster.namespace", "Namespace")
         yield self.field("cluster.release", "Helm release")
 
@@ -87,6 +96,13 @@ class ClusterScreen(StepScreen):
             lines.append(f"[red]{info.error}[/red]")
             lines.append(NO_CLUSTER)
         self.query_one("#seen", Static).update("\n".join(lines))
+        self.query_one("#bootstrap", Button).display = bool(info.error) or self.app.bootstrap
+        self._show_bootstrap()
+
+    def _show_bootstrap(self) -> None:
+        note = self.query_one("#bootstrap-note", Static)
+        note.update(BOOTSTRAP_ON if self.app.bootstrap else "")
+        note.display = self.app.bootstrap
 
     def on_select_changed(self, event: Select.Changed) -> None:
         value = "" if event.value is Select.BLANK else str(event.value)
@@ -99,5 +115,10 @@ class ClusterScreen(StepScreen):
         if event.button.id == "refresh":
             event.stop()
             self.action_refresh_cluster()
+            return
+        if event.button.id == "bootstrap":
+            event.stop()
+            self.app.bootstrap = not self.app.bootstrap
+            self._show_bootstrap()
             return
         super().on_button_pressed(event)

@@ -268,3 +268,30 @@ async def test_keycloak_test_reports_why_it_failed(tmp_path):
         assert not app.screen.query_one("#test-row").display
         assert not field(app, "auth.keycloak_url").display
         await tick(pilot, "auth.pass_tokens", False)
+
+
+@aio
+async def test_with_no_cluster_the_cluster_screen_offers_to_bootstrap_this_machine(tmp_path):
+    from screens.session import ClusterInfo
+    from tests.test_tui_support import example_raw
+    from wizard.settings import load_answers
+    from wizard.stages import plan as real_plan
+
+    def no_cluster(context):
+        return ClusterInfo([], "", "", [], [], error="no kubeconfig could be read (FileNotFoundError)")
+
+    app = make_app(tmp_path / "setup", plan=lambda settings, bootstrap=False: real_plan(settings, bootstrap=bootstrap),
+                   read_cluster=no_cluster)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_step(pilot, "ClusterScreen")
+        await wait_for(pilot, lambda: app.screen.query_one("#bootstrap").display)
+        await pilot.click("#bootstrap")
+        await settle(pilot)
+        assert app.bootstrap
+        assert "bootstrapped first" in str(app.screen.query_one("#bootstrap-note").render())
+        settings = load_answers(example_raw()).settings
+        names = [stage.name for stage in app.plan(settings)]
+        assert names[0] == "host" and "node-kubeadm-init" in names and names.index("node-flannel") < names.index("preflight")
+        app.screen.query_one("#bootstrap").press()  # the note above may have moved it out of view
+        await settle(pilot)
+        assert not app.bootstrap and app.plan(settings)[0].name == "preflight"
