@@ -53,9 +53,11 @@ def releases(fake) -> dict[str, int]:
 def test_sigkill_at_every_stage_boundary_and_mid_stage_then_resume(tmp_path, fake_kube, kube_env):
     install = make_install(tmp_path, fake_kube, kube_env,
                            delays={"Deployment": 0.4, "ClusterIssuer.cert-manager.io": 0.4})
-    triggers = [f"[{stage}] running" for stage in STAGES]                      # mid-stage
+    # A stage's start is the boundary after the stages it needs; "done" lines add the boundaries
+    # after the stages that others wait on together.
+    triggers = [f"[{stage}] running" for stage in STAGES]                      # boundaries, apply starting
     triggers += ["[binderhub] $ helm upgrade", "[ingress] waiting up to"]      # mid-command, mid-check
-    triggers += [f"[{stage}] done" for stage in STAGES[:-1]]                   # stage boundaries
+    triggers += ["[preflight] done", "[issuer] done", "[binderhub] done"]      # boundaries
     try:
         secrets_before = None
         for trigger in triggers:
