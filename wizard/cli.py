@@ -116,9 +116,20 @@ def _main(argv: list[str] | None) -> int:
         return install.install(args.dir, args.answers, yes=args.yes, dry_run=args.dry_run,
                                from_stage=args.from_stage, only=args.only, options=_options(args),
                                verbose=args.verbose, bootstrap=args.bootstrap)
-    from screens.app import run  # the interactive wizard; imported only here
+    return _interactive(args.dir)
 
-    return run(args.dir)
+
+def _interactive(directory: Path) -> int:
+    """Hand over to the interactive wizard, which the UI package registers as an entry point: the
+    core never imports the UI, and a core installed without it says so instead of failing."""
+    from importlib.metadata import entry_points
+
+    found = list(entry_points(group="binderhub_wizard.ui"))
+    if not found:
+        print("wizard: the interactive wizard is not installed; use `wizard export` or `wizard install` "
+              "(see --help)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return found[0].load()(directory)
 
 
 def _export(args: argparse.Namespace) -> int:
