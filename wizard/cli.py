@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
                     "install.sh that performs the same install by hand. Never touches a cluster. "
                     "Without --answers, reads DIR/answers.yaml, or asks on a terminal.")
     export.add_argument("--answers", type=Path, help="answers file (YAML); see README for every key")
-    export.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help="install directory")
+    _dir_option(export)
 
     install = commands.add_parser(
         "install", help="render, then apply stage by stage and check each against the cluster",
@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
                     "then apply them (independent stages at the same time) and check each against the "
                     "cluster. Running again resumes.")
     install.add_argument("--answers", type=Path, help="answers file (default DIR/answers.yaml)")
-    install.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help="install directory")
+    _dir_option(install)
     install.add_argument("--yes", action="store_true", help="apply without asking")
     install.add_argument("--dry-run", action="store_true",
                          help="print every command that would change something (secrets masked); change nothing")
@@ -55,17 +55,22 @@ def _parser() -> argparse.ArgumentParser:
     _cluster_options(install)
 
     status = commands.add_parser("status", help="a table of the stages: done, failed, pending, stale")
-    status.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help="install directory")
+    _dir_option(status)
     join = commands.add_parser("join-command", help="print the command that joins a worker node (a fresh token)",
                                description="Run on the control-plane node. Prints `kubeadm join ...` with a new "
                                            "token (valid 24 h). A worker first needs the host stages: run "
                                            "bootstrap-node.sh's host steps there, or `wizard install --bootstrap` "
                                            "stopped before kubeadm-init; see README.")
-    join.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help="install directory (for the log)")
+    _dir_option(join)
     verify = commands.add_parser("verify", help="run every check against the live cluster; change nothing")
-    verify.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help="install directory")
+    _dir_option(verify)
     _cluster_options(verify)
     return parser
+
+
+def _dir_option(command: argparse.ArgumentParser) -> None:
+    # Also accepted after the command; without it there, the top-level --dir (or its default) holds.
+    command.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help="install directory")
 
 
 def _cluster_options(command: argparse.ArgumentParser) -> None:
