@@ -19,7 +19,7 @@ from typing import Callable
 from .charts import chart_ref
 from .context import CheckFailed, Context, PreflightRefused
 from .runner import Cancelled, CommandFailed
-from .secretstore import SECRET_FILE
+from .secretstore import SECRET_FILE, read_stored
 from .stages import Stage
 from .state import InstallState, save_state
 
@@ -42,7 +42,8 @@ def fingerprint(ctx: Context, stage: Stage) -> str:
     secrets is hashed with a key only the install directory holds, so the state file cannot be
     used to guess a weak password."""
     digest = hashlib.sha256(stage.name.encode())
-    key = _secret_key(ctx)
+    stored = read_stored(ctx.directory)  # once: the key, and the registry password below
+    key = stored.get("generated.proxy_secret_token", "").encode() or b"binderhub-wizard"
     for name in stage.inputs:
         try:
             data = (ctx.directory / name).read_bytes()
@@ -61,18 +62,9 @@ def fingerprint(ctx: Context, stage: Stage) -> str:
         digest.update(f"{s.storage.storage_class}|{s.network.public_ip}|{s.cluster.namespace}|"
                       f"{s.cluster.release}|{s.cluster.context}".encode())
     if stage.name == "registry":
-        from .secretstore import read_stored
-
-        password = read_stored(ctx.directory).get("registry.password", "").encode()
+        password = stored.get("registry.password", "").encode()
         digest.update(f"{s.registry.url}|{s.registry.username}|".encode() + hmac.new(key, password, hashlib.sha256).digest())
     return digest.hexdigest()
-
-
-def _secret_key(ctx: Context) -> bytes:
-    from .secretstore import read_stored
-
-    token = read_stored(ctx.directory).get("generated.proxy_secret_token", "")
-    return token.encode() or b"binderhub-wizard"
 
 
 def stale_stages(ctx: Context, stages: list[Stage], state: InstallState) -> dict[str, str]:

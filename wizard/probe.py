@@ -57,7 +57,6 @@ class Prober:
         self.context = ssl.create_default_context()
         if ca_bundle:
             self.context.load_verify_locations(ca_bundle)
-        self.requests = 0
 
     def _address(self, host: str, port: int) -> tuple[str, int]:
         target = self.resolve.get(host)
@@ -79,7 +78,6 @@ class Prober:
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        self.requests += 1
         try:
             conn.request("GET", path, headers={"Host": parts.netloc, "User-Agent": "binderhub-wizard"})
             response = conn.getresponse()
