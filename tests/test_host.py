@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from wizard import host
+from wizard import host, hostread
 from wizard.host import ERROR, OK, WARNING, HostFacts, run_host_checks
 
 HEALTHY = HostFacts()
@@ -39,6 +39,7 @@ def test_root():
     'ID=debian\nVERSION_ID="13"\n',
     'NAME="Ubuntu"\nID=ubuntu\nVERSION_ID="22.04"\n',
     "ID=ubuntu\nVERSION_ID='24.04'\nPRETTY_NAME=\"Ubuntu 24.04.3 LTS\"\n",
+    'PRETTY_NAME="Ubuntu 26.04 LTS"\nID=ubuntu\nVERSION_ID="26.04"\nVERSION_CODENAME=resolute\n',
 ])
 def test_supported_systems(text):
     assert check("os", os_release=text).level == OK
@@ -53,7 +54,7 @@ def test_supported_systems(text):
 def test_unsupported_systems_name_what_is_supported(text, shown):
     result = check("os", os_release=text)
     assert result.level == ERROR
-    assert shown in result.message and "Debian 12 or 13, Ubuntu 22.04 or 24.04" in result.message
+    assert shown in result.message and "Debian 12 or 13, Ubuntu 22.04, 24.04 or 26.04" in result.message
 
 
 def test_missing_os_release_is_an_error():
@@ -87,7 +88,7 @@ def test_a_port_held_by_a_listening_socket_fails():
         holder.listen()
         held = holder.getsockname()[1]
         free = _free_port()
-        busy = host.ports_in_use([held, free])
+        busy = hostread.ports_in_use([held, free])
         assert held in busy and free not in busy
         result = check("ports", ports=(held, free), ports_in_use=busy)
     assert result.level == ERROR
@@ -96,7 +97,7 @@ def test_a_port_held_by_a_listening_socket_fails():
 
 def test_free_ports_pass():
     ports = (_free_port(), _free_port())
-    assert check("ports", ports=ports, ports_in_use=host.ports_in_use(ports)).level == OK
+    assert check("ports", ports=ports, ports_in_use=hostread.ports_in_use(ports)).level == OK
 
 
 def test_kubernetes_ports_are_fine_on_an_initialised_node_but_others_are_not():
@@ -111,7 +112,7 @@ def test_listening_ports_from_proc_net(tmp_path):
     (tmp_path / "tcp").write_text(header + "   0: 0100007F:1F90 00000000:0000 0A 0:0\n"
                                            "   1: 0100007F:01BB 0100007F:90BC 01 0:0\n")
     (tmp_path / "tcp6").write_text(header + "   0: 00000000000000000000000000000000:192B 0000:0000 0A 0:0\n")
-    assert host.listening_ports(tmp_path) == {8080, 6443}    # 443 is an established connection
+    assert hostread.listening_ports(tmp_path) == {8080, 6443}    # 443 is an established connection
 
 
 def test_br_netfilter():
@@ -156,6 +157,55 @@ def test_disk():
     assert check("disk", var_lib_free=None).level == WARNING
 
 
+@pytest.mark.parametrize("printed, release", [
+    ("containerd github.com/containerd/containerd/v2 v2.4.2 2c5a8c4b", (2, 4)),
+    ("containerd containerd.io 2.2.1 dea7da592f5d1d2b7755e3a161be07f43fad8f75", (2, 2)),
+    ("containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3", (1, 6)),
+    ("containerd github.com/containerd/containerd 1.7.24~ds1 1.7.24~ds1-6+b4\n", (1, 7)),
+    ("containerd", None), ("", None), ("containerd github.com/containerd/containerd unknown x", None),
+])
+def test_containerd_release_from_its_version_line(printed, release):
+    assert host.containerd_release(printed) == release
+
+
+def test_containerd_older_than_2_is_a_warning_that_names_the_replacement():
+    old = check("containerd", containerd_version="containerd github.com/containerd/containerd 1.7.24~ds1 1.7.24~ds1-6+b4")
+    assert old.level == WARNING
+    assert old.message.startswith("containerd 1.7 is installed: the kubelet needs containerd 2.0 or newer")
+    assert "replaced by containerd.io 2.x from Docker's apt repository" in old.message and "docker.io" in old.message
+    assert "install containerd 2.0 or newer yourself" in old.next_step
+    assert check("containerd", containerd_version="containerd github.com/containerd/containerd 1.6.20~ds1 x").level == WARNING
+
+
+def test_containerd_2_or_none_passes_and_an_unreadable_version_warns():
+    kept = check("containerd", containerd_version="containerd containerd.io 2.2.1 dea7da59")
+    assert kept.level == OK and kept.message == "containerd 2.2 is installed and is kept"
+    absent = check("containerd", containerd_version=None)
+    assert absent.level == OK and "containerd.io 2.x will be installed" in absent.message
+    odd = check("containerd", containerd_version="")
+    assert odd.level == WARNING and "cannot read the containerd version" in odd.message
+
+
+def test_gather_facts_reads_containerd_version_from_the_program(tmp_path, monkeypatch):
+    fake = tmp_path / "containerd"
+    fake.write_text("#!/bin/sh\n[ \"$1\" = --version ] && echo 'containerd github.com/containerd/containerd 1.7.24~ds1 x'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    facts = hostread.gather_facts(ports=(_free_port(),))
+    assert "containerd" in facts.commands
+    assert facts.containerd_version == "containerd github.com/containerd/containerd 1.7.24~ds1 x"
+    assert host.check_containerd(facts).level == WARNING
+
+
+@pytest.mark.parametrize("os_release, filled", [
+    ('ID=debian\nVERSION_ID="13"\nVERSION_CODENAME=trixie\n', "debian/trixie"),
+    ('ID=ubuntu\nVERSION_ID="26.04"\nVERSION_CODENAME=resolute\nUBUNTU_CODENAME=resolute\n', "ubuntu/resolute"),
+    ('ID=ubuntu\nVERSION_CODENAME=xia\nUBUNTU_CODENAME=noble\n', "ubuntu/noble"),   # a derivative names its base
+])
+def test_the_system_fills_os_placeholders(os_release, filled):
+    assert replace(HEALTHY, os_release=os_release).resolve("{os}/{codename}") == filled
+
+
 def test_public_ip():
     assert check("public-ip", public_ip="203.0.113.10", addresses=("127.0.0.1", "203.0.113.10")).level == OK
     assert check("public-ip", public_ip="2001:db8::1", addresses=("2001:db8:0::1",)).level == OK
@@ -191,7 +241,7 @@ def test_addresses_from_procfs(tmp_path):
     (tmp_path / "fib_trie").write_text(FIB_TRIE)
     (tmp_path / "if_inet6").write_text("00000000000000000000000000000001 01 80 10 80       lo\n"
                                        "20010db8000000000000000000000001 02 40 00 80     eth0\n")
-    assert host.machine_addresses(tmp_path) == ("10.0.0.5", "127.0.0.1", "::1", "2001:db8::1")
+    assert hostread.machine_addresses(tmp_path) == ("10.0.0.5", "127.0.0.1", "::1", "2001:db8::1")
 
 
 def test_skip_turns_an_error_into_a_warning_like_kubeadm():
@@ -228,7 +278,7 @@ def test_gather_facts_from_a_crafted_tree(tmp_path):
         "proc/net/fib_trie": FIB_TRIE,
         f"lib/modules/{release}/kernel/net/bridge/br_netfilter.ko.zst": "",
     })
-    facts = host.gather_facts("203.0.113.10", root=root, read=["/etc/fstab", "/etc/missing"])
+    facts = hostread.gather_facts("203.0.113.10", root=root, read=["/etc/fstab", "/etc/missing"])
     assert facts.files == {"/etc/fstab": "/swap.img none swap sw 0 0\n", "/etc/missing": None}
     assert facts.addresses == ("10.0.0.5", "127.0.0.1") and not facts.initialised
     levels = {r.name: r.level for r in run_host_checks(facts)}
@@ -236,7 +286,7 @@ def test_gather_facts_from_a_crafted_tree(tmp_path):
                       "ip-forward": WARNING, "memory": WARNING, "public-ip": WARNING}
     (root / "sys/fs/cgroup").mkdir(parents=True)
     (root / "sys/fs/cgroup/cgroup.controllers").write_text("cpu memory pids\n")
-    assert host.check_cgroup(host.gather_facts(root=root)).level == OK
+    assert host.check_cgroup(hostread.gather_facts(root=root)).level == OK
 
 
 def test_admin_conf_is_not_shown_in_repr():
@@ -246,6 +296,6 @@ def test_admin_conf_is_not_shown_in_repr():
 
 def test_gather_facts_reads_this_machine_without_failing():
     port = _free_port()
-    facts = host.gather_facts("203.0.113.10", ports=(port,), read=["/etc/hostname"])
+    facts = hostread.gather_facts("203.0.113.10", ports=(port,), read=["/etc/hostname"])
     assert facts.ports == (port,) and facts.cpus >= 1 and "/etc/hostname" in facts.files
     assert len(run_host_checks(facts)) == len(host.CHECKS)

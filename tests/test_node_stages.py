@@ -29,7 +29,7 @@ def expected(facts: host.HostFacts) -> list[tuple[str, str]]:
     import shlex
 
     return [(f"node-{name}", " ".join(shlex.quote(a) for a in argv)) for name, argv in
-            bootstrap.bootstrap_commands(facts, bootstrap.node_steps(facts.public_ip))]
+            bootstrap.bootstrap_commands(facts)]
 
 
 def test_a_fresh_machine_runs_exactly_the_bootstrap_plan(tmp_path):
@@ -38,19 +38,44 @@ def test_a_fresh_machine_runs_exactly_the_bootstrap_plan(tmp_path):
     planned = dry_run(tmp_path, facts)
     commands = [command for _stage, command in planned]
     assert [c.split(" <<< ")[0] for _s, c in planned] == [c for _s, c in expected(facts)]
-    assert any(c.startswith("kubeadm init --pod-network-cidr=10.244.0.0/16") for c in commands)
+    assert "apt-get install -y containerd.io" in commands
+    assert "kubeadm init --config=/etc/kubernetes/binderhub-wizard/kubeadm-config.yaml" in commands
+    assert commands.index("tee /etc/kubernetes/binderhub-wizard/kubeadm-config.yaml") < commands.index(
+        "kubeadm init --config=/etc/kubernetes/binderhub-wizard/kubeadm-config.yaml")
     assert any("/etc/fstab" in c for c in commands)
 
 
 def test_a_rerun_on_an_initialised_node_skips_init_and_fstab(tmp_path):
     admin = "apiVersion: v1\nkind: Config\n"
     facts = host.HostFacts(initialised=True, commands=frozenset({"containerd", "kubeadm", "kubelet", "kubectl", "helm"}),
-                           node_taints=frozenset(), files={"/etc/kubernetes/admin.conf": admin,
-                                                          "/root/.kube/config": admin, "/etc/fstab": "# no swap\n"})
+                           containerd_version="containerd containerd.io 2.2.1 dea7da59", node_taints=frozenset(),
+                           files={"/etc/kubernetes/admin.conf": admin, "/root/.kube/config": admin,
+                                  "/etc/fstab": "# no swap\n",
+                                  "/etc/containerd/config.toml": "version = 3\n  SystemdCgroup = true\n"})
     commands = [command for _stage, command in dry_run(tmp_path, facts)]
-    assert not any(c.startswith("kubeadm init") for c in commands)
-    assert not any("/etc/fstab" in c for c in commands)
     assert [c.split(" <<< ")[0] for c in commands] == [c for _s, c in expected(facts)]
+    # These facts show no curl, sysctls or apt source, so those steps run; the runtime, its
+    # configuration, the kubeadm configuration and init do not.
+    assert not any(c.startswith("kubeadm init") or "kubeadm-config" in c or "containerd" in c for c in commands)
+    assert not any("/etc/fstab" in c for c in commands)
+
+
+def test_the_kubeadm_configuration_advertises_the_public_ip_only_where_it_is_local(tmp_path):
+    """The stage decides from the facts when it runs (the stage list is made before any fact)."""
+    settings = load_answers(copy.deepcopy(BASE)).settings
+    public_ip = settings.network.public_ip
+    written = {}
+    for addresses, advertised in (((public_ip,), True), (("10.0.0.5",), False)):
+        facts = host.HostFacts(public_ip=public_ip, addresses=("127.0.0.1", *addresses))
+        runner = Runner(tmp_path / f"{advertised}.log", dry_run=True)
+        seen = []
+        runner.run = lambda stage, argv, stdin=None, **kw: seen.append((argv, stdin))   # record what runs, with stdin
+        ctx = Context(settings, tmp_path, runner, host_facts=lambda: facts)
+        stage = next(s for s in node_stages(settings) if s.name == "node-kubeadm-config")
+        stage.apply(ctx)
+        written[advertised] = next(stdin for argv, stdin in seen if argv[-1].endswith("kubeadm-config.yaml"))
+    assert f"advertiseAddress: {public_ip}" in written[True]
+    assert "advertiseAddress" not in written[False] and f"- {public_ip}" in written[False]
 
 
 def test_host_preflight_refuses_an_unsupported_machine(tmp_path):

@@ -4,8 +4,9 @@ Every step is a list of exact commands (argv, so nothing goes through a shell un
 guard that says when its work is already done. The same guard has two readings: `holds(facts)`
 for the wizard, which plans over `HostFacts`, and `shell()` for `bootstrap-node.sh`, which checks
 at run time. Keeping both next to each other is what keeps the script and the wizard in step.
-Paths may name the invoking user as {user} and {home}: the wizard fills them from the facts,
-the script from $SUDO_USER.
+Paths, arguments and file contents may name the invoking user as {user} and {home}, and the
+system as {os} and {codename}: the wizard fills them from the facts, the script from $SUDO_USER
+and /etc/os-release. The guards live in guards.py.
 """
 
 from __future__ import annotations
@@ -14,17 +15,23 @@ import shlex
 from dataclasses import dataclass, replace
 from typing import Iterable
 
-from . import host
+from . import host, hostread
+from .guards import (KUBECTL, All, AnyOf, Contains, ContainerdAtLeast, Exists, FSTAB, FstabSwap,  # noqa: F401
+                     Guard, Matches, Not, OnPath, SameFile, SHELL_VARIABLES, SwapActive, Untainted,
+                     fstab_swap_lines, printf, word)
 from .host import ADMIN_CONF, CONTROL_PLANE_TAINT, HostFacts
+from .kubeadmconfig import KUBEADM_CONFIG, kubeadm_config
 
-# Pinned: each pkgs.k8s.io apt repository carries one minor version (apt.kubernetes.io is frozen).
-# 1.36 has had several patch releases (1.36.4 in September 2026); the BinderHub chart needs >= 1.28.
-KUBERNETES_MINOR = "v1.36"
+# Pinned: the current minor with a published patch release. k8s.io/kubernetes v1.37.2 is served by
+# the Go module proxy (tag v1.37.2); kubeadm's `kubernetesVersion` pins the control plane to it.
+# pkgs.k8s.io has one apt repository per minor (apt.kubernetes.io is frozen), so kubelet, kubeadm
+# and kubectl are that minor's newest patch (held); kubeadm accepts any kubelet of the same minor.
+KUBERNETES_VERSION = "v1.37.2"
+KUBERNETES_MINOR = KUBERNETES_VERSION.rsplit(".", 1)[0]
 # The release asset, not Documentation/kube-flannel.yml from a branch, which can name other images.
-FLANNEL_VERSION = "v0.28.8"
+FLANNEL_VERSION = "v0.28.9"
 FLANNEL_URL = "https://github.com/flannel-io/flannel/releases/download/{version}/kube-flannel.yml"
 POD_NETWORK_CIDR = "10.244.0.0/16"   # flannel's default net-conf.json
-KUBECTL = ("kubectl", f"--kubeconfig={ADMIN_CONF}")
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"   # written by both `kubeadm init` and `kubeadm join`
 PRINT_JOIN_COMMAND = ("kubeadm", "token", "create", "--print-join-command")  # on the control plane
 
@@ -34,159 +41,24 @@ MODULES_CONF, MODULES = "/etc/modules-load.d/k8s.conf", "overlay\nbr_netfilter\n
 SYSCTL_CONF = "/etc/sysctl.d/k8s.conf"
 SYSCTLS = ("net.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\n"
            "net.ipv4.ip_forward = 1\n")
-FSTAB, FSTAB_BACKUP = "/etc/fstab", "/etc/fstab.binderhub-wizard.bak"
+FSTAB_BACKUP = "/etc/fstab.binderhub-wizard.bak"
 HELM_KEY_URL = "https://packages.buildkite.com/helm-linux/helm-debian/gpgkey"
 # The helm project's apt repository since baltocdn.com was retired; it carries the newest helm.
 HELM_SOURCE = f"deb [signed-by={KEYRINGS}/helm.gpg] https://packages.buildkite.com/helm-linux/helm-debian/any/ any main\n"
 USER_KUBECONFIG = "{home}/.kube/config"
-
-# The shell names of the placeholders; render/bootstrap.py sets them from $SUDO_USER.
-SHELL_VARIABLES = {"{home}": "kube_home", "{user}": "kube_user"}
-
-
-def word(text: str) -> str:
-    """One shell word: literal parts through shlex.quote, placeholders as quoted variables."""
-    parts, rest = [], text
-    while rest:
-        hits = [(rest.find(p), p) for p in SHELL_VARIABLES if p in rest]
-        if not hits:
-            parts.append(shlex.quote(rest))
-            break
-        at, placeholder = min(hits)
-        if at:
-            parts.append(shlex.quote(rest[:at]))
-        parts.append(f'"${{{SHELL_VARIABLES[placeholder]}}}"')
-        rest = rest[at + len(placeholder):]
-    return "".join(parts) or "''"
-
-
-def printf(text: str) -> str:
-    """A printf that writes exactly `text`: one quoted word a line when it ends in a newline."""
-    lines = text.split("\n")
-    if len(lines) > 1 and lines[-1] == "":
-        return "printf '%s\\n' " + " ".join(shlex.quote(line) for line in lines[:-1])
-    return f"printf %s {shlex.quote(text)}"
-
-
-# --- guards ----------------------------------------------------------------------------------------
-
-class Guard:
-    simple = True   # one command: safe to negate or chain without braces
-
-    def holds(self, facts: HostFacts) -> bool: raise NotImplementedError
-    def shell(self) -> str: raise NotImplementedError
-    def paths(self) -> tuple[str, ...]: return ()
-    def tools(self) -> tuple[str, ...]: return ()
-
-
-def _braced(g: Guard) -> str:
-    return g.shell() if g.simple else f"{{ {g.shell()}; }}"
-
-
-@dataclass(frozen=True)
-class Exists(Guard):
-    path: str
-
-    def holds(self, facts): return facts.file(self.path) is not None
-    def shell(self): return f"[ -e {word(self.path)} ]"
-    def paths(self): return (self.path,)
-
-
-@dataclass(frozen=True)
-class Contains(Guard):
-    path: str
-    text: str
-
-    def holds(self, facts): return self.text in (facts.file(self.path) or "")
-    def shell(self): return f"grep -qsF -- {shlex.quote(self.text)} {word(self.path)}"
-    def paths(self): return (self.path,)
-
-
-@dataclass(frozen=True)
-class Matches(Guard):
-    """The file holds exactly this text."""
-    path: str
-    text: str
-
-    def holds(self, facts): return facts.file(self.path) == self.text
-    def shell(self): return f"cmp -s {word(self.path)} <({printf(self.text)})"
-    def paths(self): return (self.path,)
-
-
-@dataclass(frozen=True)
-class SameFile(Guard):
-    first: str
-    second: str
-
-    def holds(self, facts): return facts.file(self.first) is not None and facts.file(self.first) == facts.file(self.second)
-    def shell(self): return f"cmp -s {word(self.first)} {word(self.second)}"
-    def paths(self): return (self.first, self.second)
-
-
-@dataclass(frozen=True)
-class OnPath(Guard):
-    program: str
-
-    def holds(self, facts): return self.program in facts.commands
-    def shell(self): return f"command -v {shlex.quote(self.program)} >/dev/null 2>&1"
-    def tools(self): return (self.program,)
-
-
-class SwapActive(Guard):
-    """/proc/swaps lists an area below its header line."""
-
-    def holds(self, facts): return bool(host.active_swaps(facts.swaps or ""))
-    def shell(self): return "awk 'NR > 1 && NF { found = 1 } END { exit !found }' /proc/swaps"
-
-
-def fstab_swap_lines(text: str) -> list[str]:
-    """Uncommented fstab lines whose type (third field) is swap: what the awk below matches."""
-    return [line for line in text.splitlines()
-            if len(f := line.split()) >= 3 and not f[0].startswith("#") and f[2] == "swap"]
-
-
-class FstabSwap(Guard):
-    def holds(self, facts): return bool(fstab_swap_lines(facts.file(FSTAB) or ""))
-    def shell(self): return f"awk '$1 !~ /^#/ && $3 == \"swap\" {{ found = 1 }} END {{ exit !found }}' {FSTAB}"
-    def paths(self): return (FSTAB,)
-
-
-@dataclass(frozen=True)
-class Untainted(Guard):
-    """No node carries the taint (a cluster that cannot be asked counts as tainted)."""
-    key: str
-    simple = False
-
-    def holds(self, facts): return facts.node_taints is not None and self.key not in facts.node_taints
-
-    def shell(self):
-        get = " ".join(shlex.quote(a) for a in (*KUBECTL, "get", "nodes", "-o",
-                                                "jsonpath={.items[*].spec.taints[*].key}"))
-        return f'taints="$({get})" && [[ " $taints " != *{shlex.quote(" " + self.key + " ")}* ]]'
-
-    def tools(self): return ("kubectl",)
-
-
-@dataclass(frozen=True)
-class Not(Guard):
-    inner: Guard
-
-    def holds(self, facts): return not self.inner.holds(facts)
-    def shell(self): return f"! {_braced(self.inner)}"
-    def paths(self): return self.inner.paths()
-    def tools(self): return self.inner.tools()
-
-
-class All(Guard):
-    simple = False
-
-    def __init__(self, *parts: Guard):
-        self.parts = parts
-
-    def holds(self, facts): return all(p.holds(facts) for p in self.parts)
-    def shell(self): return " && ".join(_braced(p) for p in self.parts)
-    def paths(self): return tuple(x for p in self.parts for x in p.paths())
-    def tools(self): return tuple(x for p in self.parts for x in p.tools())
+# containerd 2.x from Docker's apt repository (package containerd.io, which bundles runc and the
+# systemd unit), where the distribution's is older: Debian 12/13 ship 1.6.20/1.7.24 and Ubuntu's
+# release pockets 1.5/1.7. Docker Engine 29.0.0 (2025-11-10) moved it to containerd 2.1.5, the
+# first 2.x containerd.io package; Docker's packages need containerd.io >= 2.1.5 since June 2026
+# (docker/docker-ce-packaging#1334). The repository is signed, carries security updates, and covers
+# Debian 12/13 and Ubuntu 22.04/24.04/26.04; its key is checked against Docker's published
+# fingerprint before apt trusts it. A containerd 2.x already installed (Ubuntu 26.04 ships 2.2)
+# is kept.
+DOCKER_REPOSITORY = "https://download.docker.com/linux/{os}"
+DOCKER_KEY = f"{KEYRINGS}/docker.asc"   # the name Docker's instructions use: an existing setup agrees
+DOCKER_KEY_FINGERPRINT = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
+DOCKER_LIST = "/etc/apt/sources.list.d/docker.list"
+DOCKER_SOURCE = f"deb [signed-by={DOCKER_KEY}] {DOCKER_REPOSITORY} {{codename}} stable\n"
 
 
 # --- steps -----------------------------------------------------------------------------------------
@@ -247,17 +119,38 @@ FSTAB_SWAP_SED = (r"/^[[:space:]]*#/!s/^([[:space:]]*[^[:space:]]+[[:space:]]+[^
                   r"[[:space:]]+swap([[:space:]]|$))/# \1/")
 
 
-def host_steps(kubernetes: str = KUBERNETES_MINOR) -> list[Step]:
+def _docker_repository() -> tuple[Command, ...]:
+    """Docker's apt repository, its key installed only once it proves to be Docker's."""
+    download = DOCKER_KEY + ".download"
+    has_fingerprint = (f"gpg --batch --show-keys --with-colons {download} | grep -qx 'fpr:::::::::{DOCKER_KEY_FINGERPRINT}:'"
+                       f" || {{ echo 'the key downloaded from {DOCKER_REPOSITORY}/gpg does not carry"
+                       f" the fingerprint {DOCKER_KEY_FINGERPRINT} of the Docker release key' >&2; exit 1; }}")
+    return (_cmd("install", "-d", "-m", "0755", KEYRINGS),
+            _cmd("curl", "-fsSL", "-o", download, f"{DOCKER_REPOSITORY}/gpg"),
+            _cmd("sh", "-c", has_fingerprint),
+            # apt reads an armored key by its .asc name; 0644 so that apt's own user can read it.
+            _cmd("install", "-m", "0644", download, DOCKER_KEY),
+            _cmd("rm", "-f", download),
+            _write(DOCKER_LIST, DOCKER_SOURCE),
+            _cmd("apt-get", "update"))
+
+
+def host_steps(kubernetes: str = KUBERNETES_VERSION) -> list[Step]:
     """What every node needs, control plane or worker: runtime, kernel, swap, kubelet/kubeadm."""
     k8s_list = "/etc/apt/sources.list.d/kubernetes.list"
+    minor = kubernetes.rsplit(".", 1)[0]
+    containerd_config_done = All(Contains(CONTAINERD_CONFIG, "version = 3"), Contains(CONTAINERD_CONFIG, "SystemdCgroup = true"))
     return [
         Step("apt-prerequisites", "curl, gpg and CA certificates for the package repositories",
              (_cmd("apt-get", "update"),
               _cmd("apt-get", "install", "-y", "ca-certificates", "curl", "gpg")),
              All(OnPath("curl"), OnPath("gpg")), "curl and gpg are on PATH"),
-        Step("containerd", "containerd from the distribution (Kubernetes has no Docker runtime since 1.24)",
-             (_cmd("apt-get", "update"), _cmd("apt-get", "install", "-y", "containerd")),
-             OnPath("containerd"), "containerd is on PATH"),
+        # The kubelet learns the cgroup driver from containerd >= 2.0; its own fallback is going.
+        Step("containerd", "containerd 2.x (containerd.io from Docker's apt repository) unless one is installed",
+             (*_docker_repository(), _cmd("apt-get", "install", "-y", "containerd.io")),
+             ContainerdAtLeast(2), "containerd --version reports 2.0 or newer"),
+        # The 2.x layout (config version 3): containerd.io's own file even disables the CRI plugin.
+        # A 1.x file (version 2) is rewritten too, its first original kept.
         Step("containerd-config", "containerd with the systemd cgroup driver, as the kubelet expects",
              (_backup(CONTAINERD_CONFIG, CONTAINERD_CONFIG + ".binderhub-wizard.bak"),
               _cmd("install", "-d", "-m", "0755", "/etc/containerd"),
@@ -266,8 +159,8 @@ def host_steps(kubernetes: str = KUBERNETES_MINOR) -> list[Step]:
               _cmd("sed", "-i", "-E", "-e", SYSTEMD_CGROUP_SED, CONTAINERD_CONFIG),
               _cmd("systemctl", "restart", "containerd"),
               _cmd("systemctl", "enable", "containerd")),
-             Contains(CONTAINERD_CONFIG, "SystemdCgroup = true"),
-             f"{CONTAINERD_CONFIG} has SystemdCgroup = true and containerd restarted"),
+             containerd_config_done,
+             f"{CONTAINERD_CONFIG} is version 3 with SystemdCgroup = true and containerd restarted"),
         Step("kernel", "kernel modules overlay and br_netfilter, bridge and forwarding sysctls (now and at boot)",
              (_write(MODULES_CONF, MODULES),
               _cmd("modprobe", "overlay"), _cmd("modprobe", "br_netfilter"),
@@ -284,12 +177,12 @@ def host_steps(kubernetes: str = KUBERNETES_MINOR) -> list[Step]:
              (_backup(FSTAB, FSTAB_BACKUP),
               _cmd("sed", "-i", "-E", "-e", FSTAB_SWAP_SED, FSTAB)),
              Not(FstabSwap()), "no uncommented swap line in /etc/fstab"),
-        Step("kubernetes-repository", f"the pkgs.k8s.io apt repository for Kubernetes {kubernetes}",
+        Step("kubernetes-repository", f"the pkgs.k8s.io apt repository for Kubernetes {minor}",
              _repository("kubernetes-apt-keyring",
-                         f"https://pkgs.k8s.io/core:/stable:/{kubernetes}/deb/Release.key",
-                         k8s_list, kubernetes_source(kubernetes)),
-             All(Exists(f"{KEYRINGS}/kubernetes-apt-keyring.gpg"), Matches(k8s_list, kubernetes_source(kubernetes))),
-             f"{k8s_list} names {kubernetes}"),
+                         f"https://pkgs.k8s.io/core:/stable:/{minor}/deb/Release.key",
+                         k8s_list, kubernetes_source(minor)),
+             All(Exists(f"{KEYRINGS}/kubernetes-apt-keyring.gpg"), Matches(k8s_list, kubernetes_source(minor))),
+             f"{k8s_list} names {minor}"),
         Step("kubernetes-packages", "kubelet, kubeadm and kubectl",
              (_cmd("apt-get", "install", "-y", "kubelet", "kubeadm", "kubectl"),),
              All(OnPath("kubelet"), OnPath("kubeadm"), OnPath("kubectl")),
@@ -302,18 +195,27 @@ def host_steps(kubernetes: str = KUBERNETES_MINOR) -> list[Step]:
     ]
 
 
-def node_steps(public_ip: str | None = None, *, kubernetes: str = KUBERNETES_MINOR,
-               flannel: str = FLANNEL_VERSION, single_node: bool = True) -> list[Step]:
-    """The whole control-plane node: host steps, helm, kubeadm init, kubeconfig, untaint, flannel."""
-    init = ["kubeadm", "init", f"--pod-network-cidr={POD_NETWORK_CIDR}"]
-    if public_ip:   # kubectl from outside through the public address must match the certificate
-        init.append(f"--apiserver-cert-extra-sans={public_ip}")
+def node_steps(public_ip: str | None = None, *, advertise_address: str | None = None,
+               kubernetes: str = KUBERNETES_VERSION, flannel: str = FLANNEL_VERSION,
+               single_node: bool = True) -> list[Step]:
+    """The whole control-plane node: host steps, helm, the kubeadm configuration file, kubeadm
+    init, kubeconfig, untaint, flannel. `advertise_address` only where it is an address of this
+    machine (steps_for() decides from the facts)."""
+    config = kubeadm_config(kubernetes, POD_NETWORK_CIDR, public_ip, advertise_address)
+    config_dir = KUBEADM_CONFIG.rsplit("/", 1)[0]
     steps = host_steps(kubernetes) + [
         Step("helm", "helm from its apt repository (packages.buildkite.com, which replaced baltocdn.com)",
              (*_repository("helm", HELM_KEY_URL, "/etc/apt/sources.list.d/helm-stable-debian.list", HELM_SOURCE),
               _cmd("apt-get", "install", "-y", "helm")),
              OnPath("helm"), "helm is on PATH"),
-        Step("kubeadm-init", "the control plane (kubeadm init)", (_cmd(*init),),
+        # Once the cluster exists the file records what it was made with: it is not rewritten.
+        Step("kubeadm-config", f"the kubeadm configuration (Kubernetes {kubernetes}, pod network, "
+             f"systemd cgroups, image garbage collection) in {KUBEADM_CONFIG}",
+             (_cmd("install", "-d", "-m", "0755", config_dir), _write(KUBEADM_CONFIG, config)),
+             AnyOf(Exists(ADMIN_CONF), Matches(KUBEADM_CONFIG, config)),
+             f"{KUBEADM_CONFIG} holds the configuration (or the cluster already exists)"),
+        Step("kubeadm-init", f"the control plane (kubeadm init --config {KUBEADM_CONFIG})",
+             (_cmd("kubeadm", "init", f"--config={KUBEADM_CONFIG}"),),
              Exists(ADMIN_CONF), f"{ADMIN_CONF} exists; the API server answers"),
         Step("kubeconfig", "kubectl for {user} ({home}/.kube/config)",
              (_backup(USER_KUBECONFIG, USER_KUBECONFIG + ".binderhub-wizard.bak"),
@@ -341,6 +243,12 @@ def node_steps(public_ip: str | None = None, *, kubernetes: str = KUBERNETES_MIN
     return steps
 
 
+def steps_for(facts: HostFacts) -> list[Step]:
+    """The control-plane steps for this machine: advertised on the public IP when it is its own."""
+    local = facts.public_ip if facts.public_ip and host.is_own_address(facts, facts.public_ip) else None
+    return node_steps(facts.public_ip, advertise_address=local)
+
+
 def parse_join_command(text: str) -> tuple[str, ...]:
     """The argv of what `kubeadm token create --print-join-command` printed. It holds a token:
     mask it in logs."""
@@ -351,7 +259,7 @@ def parse_join_command(text: str) -> tuple[str, ...]:
     return argv
 
 
-def join_command_steps(join: str | None = None, *, kubernetes: str = KUBERNETES_MINOR) -> list[Step]:
+def join_command_steps(join: str | None = None, *, kubernetes: str = KUBERNETES_VERSION) -> list[Step]:
     """A worker: the host steps, then (given what PRINT_JOIN_COMMAND printed on the control
     plane) `kubeadm join`, skipped once the kubelet has its kubeconfig."""
     steps = host_steps(kubernetes)
@@ -378,17 +286,18 @@ def needed_tools(steps: Iterable[Step]) -> tuple[str, ...]:
 def gather(public_ip: str | None = None, steps: list[Step] | None = None, **kwargs) -> HostFacts:
     """The real machine's facts, with every file and program the steps' guards look at."""
     steps = node_steps(public_ip) if steps is None else steps
-    return host.gather_facts(public_ip, read=needed_paths(steps), tools=needed_tools(steps), **kwargs)
+    return hostread.gather_facts(public_ip, read=needed_paths(steps), tools=needed_tools(steps), **kwargs)
 
 
 def plan(facts: HostFacts, steps: list[Step] | None = None) -> list[tuple[Step, list[Command]]]:
     """The steps still to do and, in each, the commands to run, placeholders filled in."""
-    steps = node_steps(facts.public_ip) if steps is None else steps
+    steps = steps_for(facts) if steps is None else steps
     todo = []
     for step in steps:
         if step.done is not None and step.done.holds(facts):
             continue
-        commands = [Command(tuple(facts.resolve(a) for a in c.argv), c.stdin, None, c.quiet)
+        commands = [Command(tuple(facts.resolve(a) for a in c.argv),
+                            None if c.stdin is None else facts.resolve(c.stdin), None, c.quiet)
                     for c in step.commands if c.when is None or c.when.holds(facts)]
         todo.append((replace(step, title=facts.resolve(step.title), verify=facts.resolve(step.verify)), commands))
     return todo

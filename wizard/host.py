@@ -1,23 +1,24 @@
 """Preflight checks of the machine itself, before it becomes a kubeadm node (as kubeadm's preflight).
 
-Everything is read once into `HostFacts` by `gather_facts`; the checks are pure functions of those
-facts, so tests craft facts instead of machines. Each check has a name that `run_host_checks(skip=)`
-accepts, like `kubeadm init --ignore-preflight-errors=NAME`.
+Everything is read once into `HostFacts` by `hostread.gather_facts`; the checks are pure
+functions of those facts, so tests craft facts instead of machines. Each check has a name that
+`run_host_checks(skip=)` accepts, like `kubeadm init --ignore-preflight-errors=NAME`.
 """
 
 from __future__ import annotations
 
-import errno
 import ipaddress
-import os
-import shutil
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+import re
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
 OK, WARNING, ERROR = "ok", "warning", "error"
-SUPPORTED_OS = {"debian": ("12", "13"), "ubuntu": ("22.04", "24.04")}
-SUPPORTED_TEXT = "Debian 12 or 13, Ubuntu 22.04 or 24.04"
+SUPPORTED_OS = {"debian": ("12", "13"), "ubuntu": ("22.04", "24.04", "26.04")}
+SUPPORTED_TEXT = "Debian 12 or 13, Ubuntu 22.04, 24.04 or 26.04"
+# The kubelet asks the runtime for its cgroup driver (RuntimeConfig, KEP-4033); containerd answers
+# from 2.0 on. Kubernetes 1.37.2 still falls back to its own setting for older runtimes and marks
+# that fallback for removal in 1.38 (cmd/kubelet/app/server.go, CRILosingSupport "1.38.0").
+MIN_CONTAINERD = (2, 0)
 # API server, kubelet, and the ingress on the node's own address.
 REQUIRED_PORTS = (6443, 10250, 80, 443)
 KUBERNETES_PORTS = frozenset({6443, 10250})   # held by Kubernetes itself once the node is set up
@@ -54,7 +55,8 @@ class HostFacts:
 
     euid: int = 0
     sudo: str | None = "/usr/bin/sudo"
-    os_release: str | None = 'ID=debian\nVERSION_ID="13"\nPRETTY_NAME="Debian GNU/Linux 13 (trixie)"\n'
+    os_release: str | None = ('ID=debian\nVERSION_ID="13"\nVERSION_CODENAME=trixie\n'
+                              'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\n')
     swaps: str | None = "Filename\tType\tSize\tUsed\tPriority\n"
     cgroup_v2: bool = True
     ports: tuple[int, ...] = REQUIRED_PORTS
@@ -70,6 +72,7 @@ class HostFacts:
     public_ip: str | None = "203.0.113.10"
     initialised: bool = False                # /etc/kubernetes/admin.conf exists
     commands: frozenset[str] = frozenset()   # programs found on PATH (containerd, kubeadm, ...)
+    containerd_version: str | None = None    # what `containerd --version` printed; None: not installed
     node_taints: frozenset[str] | None = None  # taint keys of the nodes; None: no cluster to ask
     user: str = "root"                       # who ran the wizard (SUDO_USER) and that user's home
     home: str = "/root"
@@ -77,7 +80,11 @@ class HostFacts:
     files: Mapping[str, str | None] = field(default_factory=dict, repr=False)
 
     def resolve(self, text: str) -> str:
-        """Fill the invoking user's name and home into a path or argument ({user}, {home})."""
+        """Fill the invoking user's name and home ({user}, {home}) and the system's ID and
+        codename from /etc/os-release ({os}, {codename}) into a path, argument or file content."""
+        if "{os}" in text or "{codename}" in text:
+            info = parse_os_release(self.os_release or "")
+            text = text.replace("{os}", info.get("ID", "")).replace("{codename}", os_codename(info))
         return text.replace("{home}", self.home).replace("{user}", self.user)
 
     def file(self, path: str) -> str | None:
@@ -102,6 +109,11 @@ def parse_os_release(text: str) -> dict[str, str]:
         if sep and key.strip() and not key.startswith("#"):
             values[key.strip()] = value.strip().strip("'\"")
     return values
+
+
+def os_codename(info: Mapping[str, str]) -> str:
+    """The release's codename as apt repositories name it (Docker's instructions read it this way)."""
+    return info.get("UBUNTU_CODENAME") or info.get("VERSION_CODENAME", "")
 
 
 def check_os(f: HostFacts) -> HostCheck:
@@ -215,15 +227,51 @@ def check_disk(f: HostFacts) -> HostCheck:
                      f"volumes need at least {_gib(MIN_DISK)}", "free or add space under /var/lib")
 
 
+def containerd_release(version_output: str) -> tuple[int, int] | None:
+    """(major, minor) from `containerd --version`: `containerd PACKAGE VERSION REVISION`, where
+    VERSION is `v2.4.2` upstream, `2.2.1` from containerd.io, `1.6.20~ds1` from Debian."""
+    fields = version_output.split()
+    found = re.match(r"v?(\d+)\.(\d+)", fields[2]) if len(fields) >= 3 else None
+    return (int(found[1]), int(found[2])) if found else None
+
+
+def check_containerd(f: HostFacts) -> HostCheck:
+    if f.containerd_version is None:
+        return HostCheck("containerd", OK, "containerd is not installed: containerd.io 2.x will be installed "
+                         "from Docker's apt repository")
+    shown = f.containerd_version.strip()
+    release = containerd_release(shown)
+    wanted = ".".join(map(str, MIN_CONTAINERD))
+    if release is None:
+        return HostCheck("containerd", WARNING, f"cannot read the containerd version from `{shown}`",
+                         f"check `containerd --version`: Kubernetes needs containerd {wanted} or newer")
+    if release >= MIN_CONTAINERD:
+        return HostCheck("containerd", OK, f"containerd {release[0]}.{release[1]} is installed and is kept")
+    return HostCheck("containerd", WARNING, f"containerd {release[0]}.{release[1]} is installed: the kubelet needs "
+                     f"containerd {wanted} or newer to learn the cgroup driver from the runtime (its fallback is "
+                     "being removed). It will be replaced by containerd.io 2.x from Docker's apt repository; apt "
+                     "removes the distribution's containerd and runc and what depends on them (docker.io)",
+                     "nothing to do if this machine runs no other containers; otherwise move them off first, "
+                     f"or install containerd {wanted} or newer yourself (the bootstrap then keeps it)")
+
+
+def is_own_address(f: HostFacts, address: str) -> bool:
+    """Whether one of this machine's interfaces holds `address` (not only a NAT in front of it)."""
+    try:
+        wanted = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return wanted in {ipaddress.ip_address(a) for a in f.addresses}
+
+
 def check_public_ip(f: HostFacts) -> HostCheck:
     if not f.public_ip:
         return HostCheck("public-ip", OK, "no public IP given yet")
     try:
-        wanted = ipaddress.ip_address(f.public_ip)
+        ipaddress.ip_address(f.public_ip)
     except ValueError:
         return HostCheck("public-ip", ERROR, f"{f.public_ip} is not an IP address", "answer network.public_ip")
-    mine = {ipaddress.ip_address(a) for a in f.addresses}
-    if wanted in mine:
+    if is_own_address(f, f.public_ip):
         return HostCheck("public-ip", OK, f"{f.public_ip} is an address of this machine")
     own = ", ".join(a for a in f.addresses if not ipaddress.ip_address(a).is_loopback) or "none found"
     return HostCheck("public-ip", WARNING, f"{f.public_ip} is not an address of this machine (it has {own}): "
@@ -235,7 +283,8 @@ def check_public_ip(f: HostFacts) -> HostCheck:
 CHECKS: dict[str, Callable[[HostFacts], HostCheck]] = {
     "root": check_root, "os": check_os, "swap": check_swap, "cgroup-v2": check_cgroup,
     "ports": check_ports, "br-netfilter": check_br_netfilter, "ip-forward": check_ip_forward,
-    "cpus": check_cpus, "memory": check_memory, "disk": check_disk, "public-ip": check_public_ip,
+    "cpus": check_cpus, "memory": check_memory, "disk": check_disk, "containerd": check_containerd,
+    "public-ip": check_public_ip,
 }
 
 
@@ -254,146 +303,3 @@ def run_host_checks(facts: HostFacts, skip: Iterable[str] = ()) -> list[HostChec
             result = HostCheck(name, WARNING, f"ignored as asked: {result.message}", result.next_step)
         results.append(result)
     return results
-
-
-# --- reading the real machine --------------------------------------------------------------------
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-
-
-def listening_ports(proc_net: Path = Path("/proc/net")) -> set[int]:
-    """TCP ports in LISTEN state on any address, from /proc/net/tcp and tcp6 (no root needed)."""
-    ports = set()
-    for name in ("tcp", "tcp6"):
-        for line in (_read(proc_net / name) or "").splitlines()[1:]:
-            fields = line.split()
-            if len(fields) > 3 and fields[3] == "0A":          # 0A is TCP_LISTEN
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
-
-
-def _bind_fails(port: int) -> bool:
-    """Binding the wildcard address fails while anything listens on the port, on any address."""
-    import socket  # only when reading the real machine: keeps export quick
-    for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
-        try:
-            with socket.socket(family, socket.SOCK_STREAM) as sock:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0)
-                sock.bind((address, port))
-        except OSError as err:
-            if err.errno == errno.EADDRINUSE:
-                return True
-            # EACCES below 1024 without root, EAFNOSUPPORT without IPv6: cannot tell this way.
-    return False
-
-
-def ports_in_use(ports: Iterable[int], proc_net: Path = Path("/proc/net")) -> frozenset[int]:
-    listening = listening_ports(proc_net)
-    return frozenset(p for p in ports if p in listening or _bind_fails(p))
-
-
-def parse_fib_trie(text: str) -> set[str]:
-    """Local IPv4 addresses: in /proc/net/fib_trie an address line is followed by `/32 host LOCAL`."""
-    found, last = set(), None
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("|--"):
-            last = stripped[3:].strip()
-        elif last and "/32 host LOCAL" in stripped:
-            found.add(last)
-    return found
-
-
-def parse_if_inet6(text: str) -> set[str]:
-    found = set()
-    for line in text.splitlines():
-        fields = line.split()
-        if fields and len(fields[0]) == 32:
-            found.add(str(ipaddress.IPv6Address(int(fields[0], 16))))
-    return found
-
-
-def machine_addresses(proc_net: Path = Path("/proc/net")) -> tuple[str, ...]:
-    """The machine's own addresses from procfs: no `ip` binary or netlink parsing needed, and
-    readable without root."""
-    found = parse_fib_trie(_read(proc_net / "fib_trie") or "") | parse_if_inet6(_read(proc_net / "if_inet6") or "")
-    return tuple(sorted(found, key=lambda a: (ipaddress.ip_address(a).version, ipaddress.ip_address(a))))
-
-
-def _br_netfilter_installed(root: Path, release: str) -> bool:
-    base = root / "lib/modules" / release
-    if "br_netfilter" in (_read(base / "modules.builtin") or ""):
-        return True
-    bridge = base / "kernel/net/bridge"
-    return bridge.is_dir() and any(p.name.startswith("br_netfilter.ko") for p in bridge.iterdir())
-
-
-def _invoking_user() -> tuple[str, str]:
-    import pwd  # only when reading the real machine: keeps export quick
-    name = os.environ.get("SUDO_USER") or pwd.getpwuid(os.geteuid()).pw_name
-    try:
-        return name, pwd.getpwnam(name).pw_dir
-    except KeyError:
-        return name, os.path.expanduser("~")
-
-
-def _free_space(path: Path) -> int | None:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    try:
-        return shutil.disk_usage(path).free
-    except OSError:
-        return None
-
-
-def _node_taints(commands: frozenset[str]) -> frozenset[str] | None:
-    import subprocess  # only when reading the real machine: keeps export quick
-    if "kubectl" not in commands:
-        return None
-    try:
-        run = subprocess.run(["kubectl", f"--kubeconfig={ADMIN_CONF}", "get", "nodes", "-o",
-                              "jsonpath={.items[*].spec.taints[*].key}"],
-                             capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return frozenset(run.stdout.split()) if run.returncode == 0 else None
-
-
-TOOLS = ("containerd", "kubeadm", "kubelet", "kubectl", "helm")
-
-
-def gather_facts(public_ip: str | None = None, *, ports: Iterable[int] = REQUIRED_PORTS,
-                 root: Path = Path("/"), read: Iterable[str] = (), tools: Iterable[str] = TOOLS) -> HostFacts:
-    """Read this machine. `root` moves every file read (tests point it at a crafted tree; PATH,
-    ports and the cluster are then not looked at); `read` and `tools` name the files and programs
-    the bootstrap guards look at (paths may contain {home} and {user})."""
-    root = Path(root)
-    real = root == Path("/")
-    user, home = _invoking_user() if real else ("root", "/root")
-    proc = root / "proc"
-    ports = tuple(ports)
-    commands = frozenset(t for t in {*TOOLS, *tools} if shutil.which(t)) if real else frozenset()
-    initialised = (root / ADMIN_CONF.lstrip("/")).exists()
-    facts = HostFacts(
-        euid=os.geteuid(), sudo=shutil.which("sudo"),
-        os_release=_read(root / "etc/os-release"), swaps=_read(proc / "swaps"),
-        cgroup_v2=(root / "sys/fs/cgroup/cgroup.controllers").exists(),
-        ports=ports, ports_in_use=ports_in_use(ports, proc / "net") if real else frozenset(),
-        modules=_read(proc / "modules"),
-        br_netfilter_installed=_br_netfilter_installed(root, os.uname().release),
-        bridge_sysctl=(proc / "sys/net/bridge").is_dir(), ip_forward=_read(proc / "sys/net/ipv4/ip_forward"),
-        cpus=len(os.sched_getaffinity(0)) if real else (os.cpu_count() or 1),
-        meminfo=_read(proc / "meminfo"), var_lib_free=_free_space(root / "var/lib"),
-        addresses=machine_addresses(proc / "net"), public_ip=public_ip, initialised=initialised,
-        commands=commands, node_taints=_node_taints(commands) if real and initialised else None,
-        user=user, home=home,
-    )
-    files = {}
-    for template in read:
-        path = facts.resolve(template)
-        files[path] = _read(root / path.lstrip("/"))
-    return replace(facts, files=files)

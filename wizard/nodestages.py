@@ -37,19 +37,27 @@ def _sudo() -> list[str]:
     return [] if os.geteuid() == 0 else ["sudo"]
 
 
-def _apply(step: bootstrap.Step):
+def _step(facts: host.HostFacts, name: str) -> bootstrap.Step:
+    """The step as this machine needs it now (the kubeadm configuration advertises the public IP
+    only where the machine holds it), found by name: the stage list is made before any fact."""
+    return next(step for step in bootstrap.steps_for(facts) if step.name == name)
+
+
+def _apply(name: str):
     def apply(ctx: Context) -> None:
-        stage = f"node-{step.name}"
-        for _step, commands in bootstrap.plan(_facts(ctx), [step]):
+        facts = _facts(ctx)
+        for _planned, commands in bootstrap.plan(facts, [_step(facts, name)]):
             for command in commands:
-                ctx.runner.run(stage, [*_sudo(), *command.argv], stdin=command.stdin)
+                ctx.runner.run(f"node-{name}", [*_sudo(), *command.argv], stdin=command.stdin)
     return apply
 
 
-def _verify(step: bootstrap.Step):
+def _verify(name: str):
     def verify(ctx: Context) -> None:
-        if step.done is not None and not step.done.holds(_facts(ctx)):
-            raise CheckFailed(f"node-{step.name}", f"after {step.title}: expected {step.verify}",
+        facts = _facts(ctx)
+        step = _step(facts, name)
+        if step.done is not None and not step.done.holds(facts):
+            raise CheckFailed(f"node-{name}", f"after {facts.resolve(step.title)}: expected {facts.resolve(step.verify)}",
                               "see install.log for the commands' output, fix the cause, and run again")
     return verify
 
@@ -57,9 +65,9 @@ def _verify(step: bootstrap.Step):
 def node_stages(ctx_settings) -> list[Stage]:
     steps = bootstrap.node_steps(ctx_settings.network.public_ip)
     stages = [Stage("host", (), (), _nothing, host_preflight,
-                    describe="host preflight: root, OS, swap, cgroup v2, ports, kernel, CPU, memory, disk")]
+                    describe="host preflight: root, OS, swap, cgroup v2, ports, kernel, CPU, memory, disk, containerd")]
     for step in steps:
-        stages.append(Stage(f"node-{step.name}", (stages[-1].name,), (), _apply(step), _verify(step),
+        stages.append(Stage(f"node-{step.name}", (stages[-1].name,), (), _apply(step.name), _verify(step.name),
                             describe=step.title))
     return stages
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from shlex import quote
 
 from ..bootstrap import Command, Step, node_steps, printf, word
+from ..host import SUPPORTED_OS, SUPPORTED_TEXT
 
 
 def _command(c: Command) -> str:
@@ -41,12 +42,31 @@ def _step(step: Step) -> list[str]:
     ]
 
 
+def _os_lines() -> list[str]:
+    """The system's ID and codename for the package repositories, and the same refusal of an
+    unsupported system as the wizard's host check."""
+    supported = "|".join(quote(f"{os_id} {version}") for os_id, versions in SUPPORTED_OS.items()
+                         for version in versions)
+    return [
+        "# The system, as the package repositories name it.",
+        "[ -r /etc/os-release ] || fail \"/etc/os-release is missing: cannot tell which system this is\"",
+        "os_field() { sed -n \"s/^$1=//p\" /etc/os-release | tr -d \"\\\"'\"; }",
+        'os_id="$(os_field ID)"',
+        'os_codename="$(os_field UBUNTU_CODENAME)"',
+        '[ -n "$os_codename" ] || os_codename="$(os_field VERSION_CODENAME)"',
+        'case "$os_id $(os_field VERSION_ID)" in',
+        f"  {supported}) ;;",
+        f'  *) fail "$(os_field PRETTY_NAME) is not supported: the steps are written for {SUPPORTED_TEXT}" ;;',
+        "esac",
+    ]
+
+
 def render_steps_script(steps: list[Step], version: str, purpose: str) -> str:
     lines = [
         "#!/usr/bin/env bash",
         f"# {purpose} Written by binderhub-wizard {version}.",
         "# Idempotent: every step first checks whether its work is done and then skips it; run it",
-        "# again after a failure. Needs Debian 12/13 or Ubuntu 22.04/24.04 and root (sudo).",
+        f"# again after a failure. Needs {SUPPORTED_TEXT}, and root (sudo).",
         "set -euo pipefail",
         "",
         "step() { printf '\\n==> %s\\n' \"$*\"; }",
@@ -59,6 +79,7 @@ def render_steps_script(steps: list[Step], version: str, purpose: str) -> str:
         'kube_user="${SUDO_USER:-root}"',
         'kube_home="$(getent passwd "$kube_user" | cut -d: -f6)" || fail "no account $kube_user"',
         '[ -n "$kube_home" ] || fail "no home directory for $kube_user"',
+        *_os_lines(),
         "",
     ]
     for step in steps:

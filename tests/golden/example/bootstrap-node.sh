@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes this machine a one-node Kubernetes cluster for BinderHub on 203.0.113.10. Written by binderhub-wizard 0.1.0.
 # Idempotent: every step first checks whether its work is done and then skips it; run it
-# again after a failure. Needs Debian 12/13 or Ubuntu 22.04/24.04 and root (sudo).
+# again after a failure. Needs Debian 12 or 13, Ubuntu 22.04, 24.04 or 26.04, and root (sudo).
 set -euo pipefail
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -17,6 +17,16 @@ fi
 kube_user="${SUDO_USER:-root}"
 kube_home="$(getent passwd "$kube_user" | cut -d: -f6)" || fail "no account $kube_user"
 [ -n "$kube_home" ] || fail "no home directory for $kube_user"
+# The system, as the package repositories name it.
+[ -r /etc/os-release ] || fail "/etc/os-release is missing: cannot tell which system this is"
+os_field() { sed -n "s/^$1=//p" /etc/os-release | tr -d "\"'"; }
+os_id="$(os_field ID)"
+os_codename="$(os_field UBUNTU_CODENAME)"
+[ -n "$os_codename" ] || os_codename="$(os_field VERSION_CODENAME)"
+case "$os_id $(os_field VERSION_ID)" in
+  'debian 12'|'debian 13'|'ubuntu 22.04'|'ubuntu 24.04'|'ubuntu 26.04') ;;
+  *) fail "$(os_field PRETTY_NAME) is not supported: the steps are written for Debian 12 or 13, Ubuntu 22.04, 24.04 or 26.04" ;;
+esac
 
 # apt-prerequisites: curl and gpg are on PATH
 step 'curl, gpg and CA certificates for the package repositories'
@@ -28,19 +38,25 @@ else
   if ! { command -v curl >/dev/null 2>&1 && command -v gpg >/dev/null 2>&1; }; then fail 'apt-prerequisites: expected curl and gpg are on PATH'; fi
 fi
 
-# containerd: containerd is on PATH
-step 'containerd from the distribution (Kubernetes has no Docker runtime since 1.24)'
-if command -v containerd >/dev/null 2>&1; then
-  skip 'containerd from the distribution (Kubernetes has no Docker runtime since 1.24)'
+# containerd: containerd --version reports 2.0 or newer
+step 'containerd 2.x (containerd.io from Docker'"'"'s apt repository) unless one is installed'
+if containerd --version 2>/dev/null | awk '{ v = $3 } END { sub(/^v/, "", v); split(v, part, "."); exit !(part[1] + 0 >= 2) }'; then
+  skip 'containerd 2.x (containerd.io from Docker'"'"'s apt repository) unless one is installed'
 else
+  install -d -m 0755 /etc/apt/keyrings
+  curl -fsSL -o /etc/apt/keyrings/docker.asc.download https://download.docker.com/linux/"${os_id}"/gpg
+  sh -c 'gpg --batch --show-keys --with-colons /etc/apt/keyrings/docker.asc.download | grep -qx '"'"'fpr:::::::::9DC858229FC7DD38854AE2D88D81803C0EBFCD88:'"'"' || { echo '"'"'the key downloaded from https://download.docker.com/linux/'"${os_id}"'/gpg does not carry the fingerprint 9DC858229FC7DD38854AE2D88D81803C0EBFCD88 of the Docker release key'"'"' >&2; exit 1; }'
+  install -m 0644 /etc/apt/keyrings/docker.asc.download /etc/apt/keyrings/docker.asc
+  rm -f /etc/apt/keyrings/docker.asc.download
+  printf '%s\n' 'deb [signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/'"${os_id}"' '"${os_codename}"' stable' | tee /etc/apt/sources.list.d/docker.list >/dev/null
   apt-get update
-  apt-get install -y containerd
-  if ! { command -v containerd >/dev/null 2>&1; }; then fail 'containerd: expected containerd is on PATH'; fi
+  apt-get install -y containerd.io
+  if ! { containerd --version 2>/dev/null | awk '{ v = $3 } END { sub(/^v/, "", v); split(v, part, "."); exit !(part[1] + 0 >= 2) }'; }; then fail 'containerd: expected containerd --version reports 2.0 or newer'; fi
 fi
 
-# containerd-config: /etc/containerd/config.toml has SystemdCgroup = true and containerd restarted
+# containerd-config: /etc/containerd/config.toml is version 3 with SystemdCgroup = true and containerd restarted
 step 'containerd with the systemd cgroup driver, as the kubelet expects'
-if grep -qsF -- 'SystemdCgroup = true' /etc/containerd/config.toml; then
+if grep -qsF -- 'version = 3' /etc/containerd/config.toml && grep -qsF -- 'SystemdCgroup = true' /etc/containerd/config.toml; then
   skip 'containerd with the systemd cgroup driver, as the kubelet expects'
 else
   if [ -e /etc/containerd/config.toml ] && ! [ -e /etc/containerd/config.toml.binderhub-wizard.bak ]; then cp -p /etc/containerd/config.toml /etc/containerd/config.toml.binderhub-wizard.bak; fi
@@ -49,7 +65,7 @@ else
   sed -i -E -e '/^[[:space:]]*SystemdCgroup[[:space:]]*=/d;s/^([[:space:]]*)(\[plugins\..*\.runtimes\.runc\.options\])[[:space:]]*$/\1\2\n\1  SystemdCgroup = true/' /etc/containerd/config.toml
   systemctl restart containerd
   systemctl enable containerd
-  if ! { grep -qsF -- 'SystemdCgroup = true' /etc/containerd/config.toml; }; then fail 'containerd-config: expected /etc/containerd/config.toml has SystemdCgroup = true and containerd restarted'; fi
+  if ! { grep -qsF -- 'version = 3' /etc/containerd/config.toml && grep -qsF -- 'SystemdCgroup = true' /etc/containerd/config.toml; }; then fail 'containerd-config: expected /etc/containerd/config.toml is version 3 with SystemdCgroup = true and containerd restarted'; fi
 fi
 
 # kernel: br_netfilter loaded; bridge-nf-call-iptables and ip_forward are 1
@@ -84,18 +100,18 @@ else
   if ! { ! awk '$1 !~ /^#/ && $3 == "swap" { found = 1 } END { exit !found }' /etc/fstab; }; then fail 'swap-fstab: expected no uncommented swap line in /etc/fstab'; fi
 fi
 
-# kubernetes-repository: /etc/apt/sources.list.d/kubernetes.list names v1.36
-step 'the pkgs.k8s.io apt repository for Kubernetes v1.36'
-if [ -e /etc/apt/keyrings/kubernetes-apt-keyring.gpg ] && cmp -s /etc/apt/sources.list.d/kubernetes.list <(printf '%s\n' 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.36/deb/ /'); then
-  skip 'the pkgs.k8s.io apt repository for Kubernetes v1.36'
+# kubernetes-repository: /etc/apt/sources.list.d/kubernetes.list names v1.37
+step 'the pkgs.k8s.io apt repository for Kubernetes v1.37'
+if [ -e /etc/apt/keyrings/kubernetes-apt-keyring.gpg ] && cmp -s /etc/apt/sources.list.d/kubernetes.list <(printf '%s\n' 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.37/deb/ /'); then
+  skip 'the pkgs.k8s.io apt repository for Kubernetes v1.37'
 else
   install -d -m 0755 /etc/apt/keyrings
-  curl -fsSL -o /etc/apt/keyrings/kubernetes-apt-keyring.asc https://pkgs.k8s.io/core:/stable:/v1.36/deb/Release.key
+  curl -fsSL -o /etc/apt/keyrings/kubernetes-apt-keyring.asc https://pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key
   gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg /etc/apt/keyrings/kubernetes-apt-keyring.asc
   rm -f /etc/apt/keyrings/kubernetes-apt-keyring.asc
-  printf '%s\n' 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.36/deb/ /' | tee /etc/apt/sources.list.d/kubernetes.list >/dev/null
+  printf '%s\n' 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.37/deb/ /' | tee /etc/apt/sources.list.d/kubernetes.list >/dev/null
   apt-get update
-  if ! { [ -e /etc/apt/keyrings/kubernetes-apt-keyring.gpg ] && cmp -s /etc/apt/sources.list.d/kubernetes.list <(printf '%s\n' 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.36/deb/ /'); }; then fail 'kubernetes-repository: expected /etc/apt/sources.list.d/kubernetes.list names v1.36'; fi
+  if ! { [ -e /etc/apt/keyrings/kubernetes-apt-keyring.gpg ] && cmp -s /etc/apt/sources.list.d/kubernetes.list <(printf '%s\n' 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.37/deb/ /'); }; then fail 'kubernetes-repository: expected /etc/apt/sources.list.d/kubernetes.list names v1.37'; fi
 fi
 
 # kubernetes-packages: kubelet, kubeadm and kubectl are on PATH
@@ -127,12 +143,22 @@ else
   if ! { command -v helm >/dev/null 2>&1; }; then fail 'helm: expected helm is on PATH'; fi
 fi
 
-# kubeadm-init: /etc/kubernetes/admin.conf exists; the API server answers
-step 'the control plane (kubeadm init)'
-if [ -e /etc/kubernetes/admin.conf ]; then
-  skip 'the control plane (kubeadm init)'
+# kubeadm-config: /etc/kubernetes/binderhub-wizard/kubeadm-config.yaml holds the configuration (or the cluster already exists)
+step 'the kubeadm configuration (Kubernetes v1.37.2, pod network, systemd cgroups, image garbage collection) in /etc/kubernetes/binderhub-wizard/kubeadm-config.yaml'
+if [ -e /etc/kubernetes/admin.conf ] || cmp -s /etc/kubernetes/binderhub-wizard/kubeadm-config.yaml <(printf '%s\n' --- 'apiVersion: kubeadm.k8s.io/v1beta4' 'kind: InitConfiguration' nodeRegistration: '  criSocket: unix:///var/run/containerd/containerd.sock' --- 'apiVersion: kubeadm.k8s.io/v1beta4' 'kind: ClusterConfiguration' 'kubernetesVersion: v1.37.2' networking: '  podSubnet: 10.244.0.0/16' apiServer: '  certSANs:' '  - 203.0.113.10' --- 'apiVersion: kubelet.config.k8s.io/v1beta1' 'kind: KubeletConfiguration' 'cgroupDriver: systemd' 'imageGCHighThresholdPercent: 75' 'imageGCLowThresholdPercent: 60' 'imageMaximumGCAge: 336h'); then
+  skip 'the kubeadm configuration (Kubernetes v1.37.2, pod network, systemd cgroups, image garbage collection) in /etc/kubernetes/binderhub-wizard/kubeadm-config.yaml'
 else
-  kubeadm init --pod-network-cidr=10.244.0.0/16 --apiserver-cert-extra-sans=203.0.113.10
+  install -d -m 0755 /etc/kubernetes/binderhub-wizard
+  printf '%s\n' --- 'apiVersion: kubeadm.k8s.io/v1beta4' 'kind: InitConfiguration' nodeRegistration: '  criSocket: unix:///var/run/containerd/containerd.sock' --- 'apiVersion: kubeadm.k8s.io/v1beta4' 'kind: ClusterConfiguration' 'kubernetesVersion: v1.37.2' networking: '  podSubnet: 10.244.0.0/16' apiServer: '  certSANs:' '  - 203.0.113.10' --- 'apiVersion: kubelet.config.k8s.io/v1beta1' 'kind: KubeletConfiguration' 'cgroupDriver: systemd' 'imageGCHighThresholdPercent: 75' 'imageGCLowThresholdPercent: 60' 'imageMaximumGCAge: 336h' | tee /etc/kubernetes/binderhub-wizard/kubeadm-config.yaml >/dev/null
+  if ! { [ -e /etc/kubernetes/admin.conf ] || cmp -s /etc/kubernetes/binderhub-wizard/kubeadm-config.yaml <(printf '%s\n' --- 'apiVersion: kubeadm.k8s.io/v1beta4' 'kind: InitConfiguration' nodeRegistration: '  criSocket: unix:///var/run/containerd/containerd.sock' --- 'apiVersion: kubeadm.k8s.io/v1beta4' 'kind: ClusterConfiguration' 'kubernetesVersion: v1.37.2' networking: '  podSubnet: 10.244.0.0/16' apiServer: '  certSANs:' '  - 203.0.113.10' --- 'apiVersion: kubelet.config.k8s.io/v1beta1' 'kind: KubeletConfiguration' 'cgroupDriver: systemd' 'imageGCHighThresholdPercent: 75' 'imageGCLowThresholdPercent: 60' 'imageMaximumGCAge: 336h'); }; then fail 'kubeadm-config: expected /etc/kubernetes/binderhub-wizard/kubeadm-config.yaml holds the configuration (or the cluster already exists)'; fi
+fi
+
+# kubeadm-init: /etc/kubernetes/admin.conf exists; the API server answers
+step 'the control plane (kubeadm init --config /etc/kubernetes/binderhub-wizard/kubeadm-config.yaml)'
+if [ -e /etc/kubernetes/admin.conf ]; then
+  skip 'the control plane (kubeadm init --config /etc/kubernetes/binderhub-wizard/kubeadm-config.yaml)'
+else
+  kubeadm init --config=/etc/kubernetes/binderhub-wizard/kubeadm-config.yaml
   if ! { [ -e /etc/kubernetes/admin.conf ]; }; then fail 'kubeadm-init: expected /etc/kubernetes/admin.conf exists; the API server answers'; fi
 fi
 
@@ -159,8 +185,8 @@ else
 fi
 
 # flannel: DaemonSet kube-flannel-ds in namespace kube-flannel rolled out
-step 'the pod network: flannel v0.28.8'
-kubectl --kubeconfig=/etc/kubernetes/admin.conf apply -f https://github.com/flannel-io/flannel/releases/download/v0.28.8/kube-flannel.yml
+step 'the pod network: flannel v0.28.9'
+kubectl --kubeconfig=/etc/kubernetes/admin.conf apply -f https://github.com/flannel-io/flannel/releases/download/v0.28.9/kube-flannel.yml
 
 # node-ready: node Ready, CoreDNS pods Ready
 step 'wait until the node and CoreDNS are Ready'
