@@ -12,13 +12,13 @@ configuration (kubeadm does not run them: a low GC threshold above the high one 
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from tests.built_binaries import built
 from tests.test_bootstrap import FRESH, KUBEADM_CONFIG
 from tests.test_bootstrap_script import _written_by_script
 from wizard import bootstrap as b
@@ -28,41 +28,12 @@ from wizard.kubeadmconfig import IMAGE_GC, kubeadm_config, kubeadm_documents
 KUBEADM_ENV = "BINDERHUB_WIZARD_KUBEADM"
 
 
-def _control_plane_cache() -> Path:
-    """Where scripts/build-control-plane.sh keeps its binaries (one directory per version and pins)."""
-    if os.environ.get("BINDERHUB_WIZARD_CONTROL_PLANE_CACHE"):
-        return Path(os.environ["BINDERHUB_WIZARD_CONTROL_PLANE_CACHE"])
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "binderhub-wizard" / "control-plane"
-
-
-def _version(kubeadm: Path) -> str:
-    run = subprocess.run([str(kubeadm), "version", "-o", "short"], capture_output=True, text=True, timeout=60)
-    return run.stdout.strip() if run.returncode == 0 else f"(kubeadm version failed: {run.stderr.strip()})"
-
-
-def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def kubeadm() -> Path:
     """The real kubeadm of the pinned version: ${BINDERHUB_WIZARD_KUBEADM}, or the one the
-    control-plane build put in its cache. Missing is a skip locally and a failure in CI."""
-    if os.environ.get(KUBEADM_ENV):
-        candidates = [Path(os.environ[KUBEADM_ENV])]
-    else:
-        candidates = sorted(_control_plane_cache().glob("*/kubeadm"))
-    found = {path: _version(path) for path in candidates if os.access(path, os.X_OK)}
-    for path, version in found.items():
-        if version == b.KUBERNETES_VERSION:
-            return path
-    where = os.environ.get(KUBEADM_ENV) or f"{_control_plane_cache()}/*/kubeadm"
-    seen = ", ".join(f"{p} is {v}" for p, v in found.items()) or "none found"
-    _unavailable(f"no kubeadm {b.KUBERNETES_VERSION} at {where} ({seen}): build it with "
-                 f"scripts/build-control-plane.sh or point {KUBEADM_ENV} at one")
+    control-plane build put in its cache."""
+    return built("kubeadm", KUBEADM_ENV, ("version", "-o", "short"), lambda v: v == b.KUBERNETES_VERSION,
+                 f"kubeadm {b.KUBERNETES_VERSION}")
 
 
 def _validate(kubeadm: Path, text: str, tmp_path: Path) -> subprocess.CompletedProcess:

@@ -51,7 +51,7 @@ def test_a_rerun_on_an_initialised_node_skips_init_and_fstab(tmp_path):
                            containerd_version="containerd containerd.io 2.2.1 dea7da59", node_taints=frozenset(),
                            files={"/etc/kubernetes/admin.conf": admin, "/root/.kube/config": admin,
                                   "/etc/fstab": "# no swap\n",
-                                  "/etc/containerd/config.toml": "version = 3\n  SystemdCgroup = true\n"})
+                                  bootstrap.CONTAINERD_CONFIG: f"{bootstrap.CONTAINERD_RUNC_OPTIONS}\n  SystemdCgroup = true\n"})
     commands = [command for _stage, command in dry_run(tmp_path, facts)]
     assert [c.split(" <<< ")[0] for c in commands] == [c for _s, c in expected(facts)]
     # These facts show no curl, sysctls or apt source, so those steps run; the runtime, its

@@ -37,6 +37,9 @@ PRINT_JOIN_COMMAND = ("kubeadm", "token", "create", "--print-join-command")  # o
 
 KEYRINGS = "/etc/apt/keyrings"
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+# Where containerd 2.x (config version 3 and 4) keeps the runc options; 1.x named the plugin
+# io.containerd.grpc.v1.cri.
+CONTAINERD_RUNC_OPTIONS = "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]"
 MODULES_CONF, MODULES = "/etc/modules-load.d/k8s.conf", "overlay\nbr_netfilter\n"
 SYSCTL_CONF = "/etc/sysctl.d/k8s.conf"
 SYSCTLS = ("net.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\n"
@@ -139,7 +142,8 @@ def host_steps(kubernetes: str = KUBERNETES_VERSION) -> list[Step]:
     """What every node needs, control plane or worker: runtime, kernel, swap, kubelet/kubeadm."""
     k8s_list = "/etc/apt/sources.list.d/kubernetes.list"
     minor = kubernetes.rsplit(".", 1)[0]
-    containerd_config_done = All(Contains(CONTAINERD_CONFIG, "version = 3"), Contains(CONTAINERD_CONFIG, "SystemdCgroup = true"))
+    containerd_config_done = All(Contains(CONTAINERD_CONFIG, CONTAINERD_RUNC_OPTIONS),
+                                 Contains(CONTAINERD_CONFIG, "SystemdCgroup = true"))
     return [
         Step("apt-prerequisites", "curl, gpg and CA certificates for the package repositories",
              (_cmd("apt-get", "update"),
@@ -149,8 +153,8 @@ def host_steps(kubernetes: str = KUBERNETES_VERSION) -> list[Step]:
         Step("containerd", "containerd 2.x (containerd.io from Docker's apt repository) unless one is installed",
              (*_docker_repository(), _cmd("apt-get", "install", "-y", "containerd.io")),
              ContainerdAtLeast(2), "containerd --version reports 2.0 or newer"),
-        # The 2.x layout (config version 3): containerd.io's own file even disables the CRI plugin.
-        # A 1.x file (version 2) is rewritten too, its first original kept.
+        # The 2.x layout (config version 3, or 4 from containerd 2.3 on): containerd.io's own file
+        # even disables the CRI plugin. A 1.x file (version 2) is rewritten too, its original kept.
         Step("containerd-config", "containerd with the systemd cgroup driver, as the kubelet expects",
              (_backup(CONTAINERD_CONFIG, CONTAINERD_CONFIG + ".binderhub-wizard.bak"),
               _cmd("install", "-d", "-m", "0755", "/etc/containerd"),
@@ -160,7 +164,7 @@ def host_steps(kubernetes: str = KUBERNETES_VERSION) -> list[Step]:
               _cmd("systemctl", "restart", "containerd"),
               _cmd("systemctl", "enable", "containerd")),
              containerd_config_done,
-             f"{CONTAINERD_CONFIG} is version 3 with SystemdCgroup = true and containerd restarted"),
+             f"{CONTAINERD_CONFIG} has the 2.x runc options with SystemdCgroup = true and containerd restarted"),
         Step("kernel", "kernel modules overlay and br_netfilter, bridge and forwarding sysctls (now and at boot)",
              (_write(MODULES_CONF, MODULES),
               _cmd("modprobe", "overlay"), _cmd("modprobe", "br_netfilter"),

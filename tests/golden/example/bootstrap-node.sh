@@ -54,9 +54,9 @@ else
   if ! { containerd --version 2>/dev/null | awk '{ v = $3 } END { sub(/^v/, "", v); split(v, part, "."); exit !(part[1] + 0 >= 2) }'; }; then fail 'containerd: expected containerd --version reports 2.0 or newer'; fi
 fi
 
-# containerd-config: /etc/containerd/config.toml is version 3 with SystemdCgroup = true and containerd restarted
+# containerd-config: /etc/containerd/config.toml has the 2.x runc options with SystemdCgroup = true and containerd restarted
 step 'containerd with the systemd cgroup driver, as the kubelet expects'
-if grep -qsF -- 'version = 3' /etc/containerd/config.toml && grep -qsF -- 'SystemdCgroup = true' /etc/containerd/config.toml; then
+if grep -qsF -- '[plugins.'"'"'io.containerd.cri.v1.runtime'"'"'.containerd.runtimes.runc.options]' /etc/containerd/config.toml && grep -qsF -- 'SystemdCgroup = true' /etc/containerd/config.toml; then
   skip 'containerd with the systemd cgroup driver, as the kubelet expects'
 else
   if [ -e /etc/containerd/config.toml ] && ! [ -e /etc/containerd/config.toml.binderhub-wizard.bak ]; then cp -p /etc/containerd/config.toml /etc/containerd/config.toml.binderhub-wizard.bak; fi
@@ -65,7 +65,7 @@ else
   sed -i -E -e '/^[[:space:]]*SystemdCgroup[[:space:]]*=/d;s/^([[:space:]]*)(\[plugins\..*\.runtimes\.runc\.options\])[[:space:]]*$/\1\2\n\1  SystemdCgroup = true/' /etc/containerd/config.toml
   systemctl restart containerd
   systemctl enable containerd
-  if ! { grep -qsF -- 'version = 3' /etc/containerd/config.toml && grep -qsF -- 'SystemdCgroup = true' /etc/containerd/config.toml; }; then fail 'containerd-config: expected /etc/containerd/config.toml is version 3 with SystemdCgroup = true and containerd restarted'; fi
+  if ! { grep -qsF -- '[plugins.'"'"'io.containerd.cri.v1.runtime'"'"'.containerd.runtimes.runc.options]' /etc/containerd/config.toml && grep -qsF -- 'SystemdCgroup = true' /etc/containerd/config.toml; }; then fail 'containerd-config: expected /etc/containerd/config.toml has the 2.x runc options with SystemdCgroup = true and containerd restarted'; fi
 fi
 
 # kernel: br_netfilter loaded; bridge-nf-call-iptables and ip_forward are 1
