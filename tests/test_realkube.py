@@ -145,16 +145,17 @@ def test_pod_behaviours_per_workload_through_admission(real_kube, real_namespace
     wait_for(lambda: available(api, namespace, "slow"), "Deployment slow to be Available")
     assert pods_of(api, namespace, "slow")[0]["metadata"]["annotations"][pods.READY_AFTER] == "1000ms"
 
-    def crash_looping() -> dict | None:
-        found = pods_of(api, namespace, "crashy")
-        statuses = found and found[0]["status"].get("containerStatuses") or []
-        return statuses and statuses[0]["state"].get("waiting", {}).get("reason") == "CrashLoopBackOff" and statuses[0]
-    status = wait_for(crash_looping, "the crashy pod to crash-loop")
-    assert status["restartCount"] >= 1 and status["lastState"]["terminated"]["exitCode"] == 1
-
     stuck = wait_for(lambda: [p for p in pods_of(api, namespace, "stuck") if p["status"]["phase"] == "Running"],
                      "the stuck pod to run")[0]
     assert condition(stuck, "Ready")["status"] == "False"
+
+    def restarted_twice() -> dict | None:  # kwok restarts it every 5 s
+        found = pods_of(api, namespace, "crashy")
+        statuses = found and found[0]["status"].get("containerStatuses") or []
+        return statuses and statuses[0]["restartCount"] >= 2 and statuses[0]
+    status = wait_for(restarted_twice, "the crashy pod to restart twice", timeout=20)
+    assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    assert status["lastState"]["terminated"]["exitCode"] == 1
     for name in ("stuck", "crashy"):
         assert not available(api, namespace, name)
 
