@@ -26,5 +26,13 @@ if ! command -v tmux >/dev/null 2>&1; then
   fi
 fi
 
+# The real Kubernetes control plane (tests/realkube), built from source the first time (minutes),
+# then found in the cache at once. Without it those tests skip locally and fail in CI.
+if control_plane=$(./scripts/build-control-plane.sh); then
+  export BINDERHUB_WIZARD_CONTROL_PLANE=$control_plane
+else
+  echo "test.sh: the control plane was not built; tests that need it will skip (fail in CI)" >&2
+fi
+
 export PATH="$PWD/.venv/bin:$PWD/.tools/bin:$PATH"
 exec .venv/bin/python -m pytest "$@"

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-UPSTREAM = REPO.parent / "shared" / "upstream"
+# ../shared beside the repository; a git worktree under a folder of worktrees finds it one level up.
+UPSTREAM = next((base / "shared" / "upstream" for base in (REPO.parent, REPO.parent.parent)
+                 if (base / "shared" / "upstream").is_dir()), REPO.parent / "shared" / "upstream")
 EXAMPLE_ANSWERS = REPO / "examples" / "answers.yaml"
 FIXED_TOKENS = ("1" * 64, "2" * 64, "3" * 48)
 
@@ -39,3 +41,15 @@ def example_raw():
 
 # The fake cluster's fixtures, for every test module (fake_kube, kube_env).
 from tests.fakekube.fixtures import fake_kube, kube_env  # noqa: E402,F401
+# The real control plane's (started once per session, only when a test asks for it).
+from tests.realkube.fixtures import (  # noqa: E402,F401
+    pod_behaviours, real_api_server, real_kube, real_kube_env, real_namespace,
+)
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.realkube.fixtures import started
+
+    for control_plane in started:
+        terminalreporter.write_line(f"real control plane ({control_plane.directory.name}) started in "
+                                    f"{control_plane.startup_seconds:.1f}s; logs in {control_plane.directory}")

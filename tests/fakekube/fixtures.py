@@ -8,15 +8,13 @@ subprocesses (kubectl, helm, the wizard) that points them at it and nowhere else
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
-from .server import FakeKube
+from tests.toolenv import kube_tool_env
 
-REPO = Path(__file__).resolve().parents[2]
+from .server import FakeKube
 
 
 @pytest.fixture
@@ -32,19 +30,4 @@ def fake_kube(tmp_path: Path):
 
 @pytest.fixture
 def kube_env(fake_kube: FakeKube, tmp_path: Path) -> dict[str, str]:
-    """KUBECONFIG for the fake, plus private kubectl and helm cache/config directories (kubectl's
-    discovery cache is keyed by host:port, and a stale one hides CRDs a test just created), and
-    a PATH that finds the venv's kubectl and the project's helm before any system ones (Debian's
-    kubectl is 1.20)."""
-    env = dict(os.environ)
-    state = tmp_path / "kube-state"
-    env.update(
-        KUBECONFIG=str(fake_kube.kubeconfig_path),
-        KUBECACHEDIR=str(state / "kubectl-cache"),
-        HELM_CACHE_HOME=str(state / "helm-cache"),
-        HELM_CONFIG_HOME=str(state / "helm-config"),
-        HELM_DATA_HOME=str(state / "helm-data"),
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), str(REPO / ".tools" / "bin"),
-                              env.get("PATH", "")]),
-    )
-    return env
+    return kube_tool_env(fake_kube.kubeconfig_path, tmp_path / "kube-state")
