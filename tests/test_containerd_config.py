@@ -1,4 +1,4 @@
-"""The containerd-config step against the real containerd 2.x (built from tests/containerd):
+"""The containerd-config step against the real containerd 2.x (built from tests/controlplane/containerd):
 `containerd config default` edited by the step's sed is read back by containerd itself
 (`containerd --config FILE config dump`), and the runc runtime the CRI plugin uses has
 SystemdCgroup = true; the step's guard agrees, in both readings.

@@ -1,4 +1,4 @@
-module binderhub-wizard/tests/containerd
+module binderhub-wizard/tests/controlplane/containerd
 
 go 1.26.6
 
