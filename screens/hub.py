@@ -1,9 +1,12 @@
-"""7. Hub: named servers and their limit, culling idle servers, the hub database, user storage
-and the resources of each user server."""
+"""7. Hub: named servers and their limit, culling idle servers (with why it matters for the login
+chosen), the hub database, user storage and the resources of each user server."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.widgets import Static
+
+from wizard.render.values import culling_why
 
 from .step import StepScreen
 
@@ -17,6 +20,7 @@ class HubScreen(StepScreen):
         yield self.field("hub.named_server_limit", "Servers per user")
         yield self.field("hub.cull.enabled", "Stop idle servers")
         yield self.field("hub.cull.timeout", "Idle seconds")
+        yield Static("", id="cull-why", classes="why")
         yield self.field("hub.database.type", "Database")
         yield self.field("hub.database.url", "Database URL", placeholder="postgresql://hub@db.example.org:5432/hub")
         yield self.field("hub.database.password", "DB password")
@@ -34,3 +38,12 @@ class HubScreen(StepScreen):
         self.query_one("#f-hub-cull-timeout").set_class(not self.answers.get("hub.cull.enabled"), "-off")
         self.query_one("#f-hub-user-storage-capacity").set_class(
             not self.answers.get("hub.user_storage.enabled"), "-off")
+        self.query_one("#cull-why", Static).update(self._culling_why())
+
+    def _culling_why(self) -> str:
+        """Why culling matters with the login and named servers answered so far."""
+        get = self.answers.get
+        timeout, limit = get("hub.cull.timeout"), get("hub.named_server_limit")
+        return culling_why(get("auth.type"), bool(get("hub.cull.enabled")),
+                           timeout if isinstance(timeout, int) else None, bool(get("hub.named_servers")),
+                           limit if isinstance(limit, int) else 0, short=True)

@@ -8,7 +8,8 @@ tag 4.2.0): `hub.loadRoles` (a dict) becomes the list `c.JupyterHub.load_roles` 
 `c[section].update(values)` after dropping the seeded secrets; then every
 `hub.extraConfig` snippet is `exec`-ed in sorted key order, all in the module's one
 namespace, where `c` and z2jh's `get_config(dotted.key, default)` exist. Everything about
-KubeSpawner (pods, storage, images) is left out: kubespawner is not installed here.
+KubeSpawner (pods, storage, images) is left out here; tests/z2jh_hub.py runs z2jh's own
+configuration file with KubeSpawner for that.
 
 Not a test module: a helper imported by tests (`from hubconfig import load_hub_config`).
 """
@@ -168,6 +169,7 @@ def load_hub_config(jupyterhub_values: dict) -> HubConfigReport:
     logger.addHandler(capture)
     root = logging.getLogger()
     root.addHandler(capture)  # tornado's app_log, traitlets' fallback logger, ...
+    _import_quietly("kubespawner")  # it warns about its own traits when imported: not about this config
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -180,6 +182,15 @@ def load_hub_config(jupyterhub_values: dict) -> HubConfigReport:
         if issubclass(w.category, (UserWarning, DeprecationWarning, FutureWarning)):
             report.warnings.append(f"{w.category.__name__}: {w.message}")
     return report
+
+
+def _import_quietly(module: str) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            __import__(module)
+    except ImportError:
+        pass
 
 
 def _run(values, get_config, c, logger, report):

@@ -3,7 +3,9 @@ when it holds. In-process against the fake API server."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 import threading
 
 import pytest
@@ -141,10 +143,52 @@ def test_cert_manager_without_crds_is_explained(fake_kube, tmp_path):
                                "template": {"metadata": {"labels": {"a": "w"}},
                                             "spec": {"containers": [{"name": "w", "image": "w"}]}}}}, "cert-manager")
     fake_kube.mark_deployment_available("cert-manager", "cert-manager-webhook")
-    err = failure(checks.cert_manager_api, context(fake_kube, tmp_path))
+    err = failure(checks.cert_manager_api, context(fake_kube, tmp_path, timeout=1))
     assert "CRDs are missing" in err.problem
-    _install_issuer_crd(fake_kube)
-    checks.cert_manager_api(context(fake_kube, tmp_path))
+    # Retried until the deadline: accepted once the CRDs appear (as cainjector's CA would).
+    ctx = context(fake_kube, tmp_path, timeout=20)
+    timer = threading.Timer(0.5, _install_issuer_crd, (fake_kube,))
+    timer.start()
+    checks.cert_manager_api(ctx)
+    timer.join()
+    assert any("dry-run Certificate" in note for note in ctx.notes)
+
+
+def test_ingress_nginx_admission_is_retried_until_it_accepts_an_ingress(fake_kube, tmp_path):
+    """The fake has no webhook to call: a namespace that appears late stands in for a webhook that
+    answers late (both make the dry-run create fail, then succeed)."""
+    nginx = {"ingress": {"controller": "ingress-nginx"}}
+    err = failure(checks.ingress_admission, context(fake_kube, tmp_path, nginx, timeout=1))
+    assert err.check == "ingress-admission" and "BinderHub's Ingresses would be refused" in err.problem
+    assert "ingress-nginx-controller" in err.next_step
+    ctx = context(fake_kube, tmp_path, nginx, timeout=20)
+    timer = threading.Timer(0.5, fake_kube.create, ({"apiVersion": "v1", "kind": "Namespace",
+                                                     "metadata": {"name": "ingress-nginx"}},))
+    timer.start()
+    checks.ingress_admission(ctx)
+    timer.join()
+    assert any("admission webhook to accept a dry-run Ingress" in note for note in ctx.notes)
+    assert fake_kube.list("ingresses", "ingress-nginx") == [], "a dry run stores nothing"
+
+
+def _pull_secret(fake, registry: str) -> None:
+    config = {"auths": {registry: {"username": "robot", "password": "registry-pass"}}}
+    fake.create({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                 "metadata": {"name": "image-pull-secret", "namespace": "binder"},
+                 "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()}}, "binder")
+
+
+def test_the_pull_secret_must_exist_for_the_image_prefix_host(fake_kube, tmp_path):
+    fake_kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "binder"}})
+    err = failure(checks.pull_secret, context(fake_kube, tmp_path))
+    assert err.check == "pull-secret" and "is missing" in err.problem and "ErrImagePull" in err.problem
+    assert "imagePullSecret" in err.next_step and "binderhub" in err.next_step
+    _pull_secret(fake_kube, "other.example.org")
+    err = failure(checks.pull_secret, context(fake_kube, tmp_path))
+    assert "no credentials for registry.example.org" in err.problem and "registry-pass" not in str(err)
+    fake_kube.store.delete(fake_kube.kind("secrets"), "binder", "image-pull-secret")
+    _pull_secret(fake_kube, "registry.example.org")
+    checks.pull_secret(context(fake_kube, tmp_path))
 
 
 def test_preflight_refuses_registry_none_on_containerd(fake_kube, tmp_path):

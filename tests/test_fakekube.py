@@ -18,12 +18,12 @@ import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
+from tests.conftest import UPSTREAM
 from tests.fakekube import FakeKube
 from tests.fakekube.patch import strategic_merge
 
 HERE = Path(__file__).parent
 CHARTS = HERE / "charts"
-UPSTREAM = HERE.parent.parent / "shared" / "upstream"
 
 
 def api(fake: FakeKube) -> client.ApiClient:

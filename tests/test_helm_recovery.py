@@ -40,8 +40,8 @@ def leave_pending(fake, revision: int, status: str) -> None:
 
 
 def stage_context(fake, env, tmp_path) -> Context:
-    (tmp_path / "openebs-values.yaml").write_text("{}\n")
-    raw = dict(copy.deepcopy(BASE), charts={"openebs": CHART})
+    (tmp_path / "localpv-provisioner-values.yaml").write_text("{}\n")
+    raw = dict(copy.deepcopy(BASE), charts={"localpv-provisioner": CHART})
     return Context(load_answers(raw).settings, tmp_path, Runner(tmp_path / "install.log", env=env),
                    cluster_factory=lambda: Cluster(str(fake.kubeconfig_path)))
 
@@ -60,7 +60,7 @@ def test_a_pending_release_is_recovered(tmp_path, fake_kube, kube_env, revisions
     ctx = stage_context(fake_kube, kube_env, tmp_path)
     notes: list[str] = []
     ctx.notify = lambda stage, message: notes.append(message)
-    _helm_install(ctx, "storage", "openebs", "openebs", "openebs", ["openebs-values.yaml"])
+    _helm_install(ctx, "storage", "localpv-provisioner", "openebs", "openebs", ["localpv-provisioner-values.yaml"])
     assert any(expected in note for note in notes), notes
     history = json.loads(helm(kube_env, "history", "openebs", "-n", "openebs", "-o", "json").stdout)
     assert history[-1]["status"] == "deployed"

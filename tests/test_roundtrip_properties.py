@@ -46,11 +46,12 @@ def _answers(d: Path) -> dict:
 
 
 def _context_in_script(d: Path) -> str:
+    """The context install.sh passes to every kubectl call (its kubectl wrapper function)."""
     for line in (d / "install.sh").read_text().splitlines():
-        words = shlex.split(line) if line.startswith("kubectl config use-context") else []
+        words = shlex.split(line) if line.startswith("kubectl() {") else []
         if words:
-            return words[3]
-    raise AssertionError("no use-context line")
+            return words[words.index("--context") + 1]
+    raise AssertionError("no kubectl wrapper with --context")
 
 
 def _realm_in_url(d: Path) -> str:

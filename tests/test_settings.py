@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from wizard.settings import FIELDS, check_field, load_answers
 from tests.variants import BASE, variant
 
@@ -108,6 +110,50 @@ def test_registry_none_warns_on_containerd_only():
     assert "registry.type" not in warnings(none)
     none["cluster"]["runtime"] = "containerd"
     assert "containerd" in warnings(none)["registry.type"]
+
+
+@pytest.mark.parametrize("server", ["staging", "https://acme-staging-v02.api.letsencrypt.org/directory"])
+def test_staging_certificates_are_refused_with_the_in_cluster_registry(server):
+    raw = variant("in-cluster-registry")
+    raw["tls"]["acme_server"] = server
+    problem = problems(raw)["tls.acme_server"]
+    assert "containerd" in problem and "dind" in problem and "every push and pull" in problem
+    assert "production" in problem and "registry.type external" in problem  # the two ways out
+    external = variant("production-keycloak-traefik")
+    external["tls"]["acme_server"] = server
+    assert load_answers(external).ok, "an external registry has its own certificate"
+
+
+def test_culling_is_on_by_default_and_off_without_login_warns():
+    assert load_answers(BASE).settings.hub.cull.enabled is True
+    anonymous = variant("anonymous")
+    assert "hub.cull.enabled" not in warnings(anonymous)
+    anonymous["hub"] = {"cull": {"enabled": False}}
+    assert "nothing stops" in warnings(anonymous)["hub.cull.enabled"]
+    with_login = copy.deepcopy(BASE)
+    with_login["hub"] = {"cull": {"enabled": False}}
+    assert "hub.cull.enabled" not in warnings(with_login)
+
+
+@pytest.mark.parametrize("auth", ["keycloak", "none"])
+@pytest.mark.parametrize("enabled", [True, False])
+@pytest.mark.parametrize("named_servers", [True, False])
+def test_why_culling_matters_fits_the_hub_screen_and_names_the_limit(auth, enabled, named_servers):
+    from wizard.render.values import culling_why
+
+    short = culling_why(auth, enabled, 3600, named_servers, 5, short=True)
+    long = culling_why(auth, enabled, 3600, named_servers, 5)
+    assert 0 < len(short) <= 62, "one line of the hub screen at 80 columns"
+    assert short.startswith("Off") == (not enabled) and long.startswith("Culling is off") == (not enabled)
+    limited = auth == "keycloak" and named_servers
+    assert ("5" in short) == limited and ("5 per user" in long or "with 5" in long) == limited
+
+
+def test_the_ingress_nginx_warning_names_the_fixed_cves():
+    warning = warnings(variant("ingress-nginx-staging"))["ingress.controller"]
+    for text in ("retired", "March 2026", "4.14.5", "CVE-2026-1580", "CVE-2026-24512", "1.14.3",
+                 "CVE-2026-3288", "1.14.4"):
+        assert text in warning
 
 
 def test_guarantees_may_not_exceed_limits():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from tests.fakekube.fixtures import fake_kube, kube_env  # noqa: F401
-from tests.install_harness import CHARTS, STAND_INS, make_install
+from tests.install_harness import chart_sources, make_install
 from tests.test_tui_support import aio, choose, present, settle, tick, type_into, wait_for
 
 
@@ -26,7 +26,7 @@ def test_whole_flow_from_an_empty_directory_to_done_on_the_fake_cluster(tmp_path
         resolve.update(run.registry.resolve)
         options = Options(timeout=30, resolve=resolve, ca_bundle=str(run.ca_bundle), kubeconfig=kube_env["KUBECONFIG"])
         directory = tmp_path / "fresh"
-        answers = Answers(directory, {"charts": {key: str(CHARTS / chart) for key, chart in STAND_INS.items()}})
+        answers = Answers(directory, {"charts": chart_sources()})
         app = WizardApp(directory, answers=answers, options=options, animate=False, save_delay=0.05)
         _drive(app, run)
     finally:

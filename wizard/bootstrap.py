@@ -29,6 +29,7 @@ from .kubeadmconfig import KUBEADM_CONFIG, kubeadm_config
 KUBERNETES_VERSION = "v1.37.2"
 KUBERNETES_MINOR = KUBERNETES_VERSION.rsplit(".", 1)[0]
 # The release asset, not Documentation/kube-flannel.yml from a branch, which can name other images.
+# flannel-io/flannel release v0.28.9, 2026-08-07.
 FLANNEL_VERSION = "v0.28.9"
 FLANNEL_URL = "https://github.com/flannel-io/flannel/releases/download/{version}/kube-flannel.yml"
 POD_NETWORK_CIDR = "10.244.0.0/16"   # flannel's default net-conf.json

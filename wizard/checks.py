@@ -9,17 +9,20 @@ from __future__ import annotations
 import re
 import shutil
 import socket
+import time
+from typing import Callable
 
 from .context import CheckFailed, Context, PreflightRefused
-from .kube import Resource, WaitTimeout, api_error_text, condition, deployment_available, is_true
-from .render.infra import DEFAULT_CLASS_ANNOTATION
-from .render.values import ingress_class, issuer_name
+from .kube import (Resource, WaitTimeout, api_error_text, condition, deadline_message, deployment_available,
+                   is_true)
+from .render.infra import (DEFAULT_CLASS_ANNOTATION, INGRESS_DEPLOYMENTS, admission_check_ingress,
+                           api_check_certificate)
+from .render.values import PULL_SECRET, image_pull_secret, ingress_class, issuer_name, pull_registry
+from .runner import Cancelled
 
 MIN_KUBERNETES = (1, 28)
 MIN_KUBECTL = (1, 28)
 MIN_HELM = (3, 8)  # OCI chart references
-INGRESS_DEPLOYMENTS = {"ingress-nginx": ("ingress-nginx", "ingress-nginx-controller"),
-                       "traefik": ("traefik", "traefik")}
 
 
 def _version_tuple(text: str) -> tuple[int, int]:
@@ -33,6 +36,24 @@ def _wait(ctx: Context, stage: str, resource: Resource, name: str, predicate, *,
                                     notify=lambda msg: ctx.notify(stage, msg))
     except WaitTimeout as err:
         raise CheckFailed(resource.describe, f"{err}; {explain(err.last)}", next_step) from None
+
+
+def _until_accepted(ctx: Context, stage: str, what: str, attempt: Callable[[], object]) -> None:
+    """Retry `attempt` (a server-side dry run) until it succeeds or the deadline passes, then raise
+    its last error. A dry run has no object to watch, so this polls, backing off to 5 s."""
+    deadline = time.monotonic() + ctx.options.timeout
+    ctx.notify(stage, deadline_message(what, ctx.options.timeout))
+    pause = 0.5
+    while True:
+        try:
+            attempt()
+            return
+        except Exception:  # noqa: BLE001 - the caller maps the last error to a cause
+            if time.monotonic() + pause > deadline:
+                raise
+        if ctx.cancel.wait(pause):
+            raise Cancelled(what)
+        pause = min(pause * 2, 5.0)
 
 
 # --- preflight ---------------------------------------------------------------------------------
@@ -190,6 +211,26 @@ def ingress(ctx: Context) -> None:
     cls = ingress_class(s)
     if ctx.cluster.get(ctx.cluster.networking.read_ingress_class, cls) is None:
         raise CheckFailed("ingress-class", f"IngressClass {cls} does not exist", "run the ingress stage again")
+    if s.ingress.controller == "ingress-nginx":
+        ingress_admission(ctx)
+
+
+def ingress_admission(ctx: Context) -> None:
+    """ingress-nginx's validating webhook (failurePolicy Fail) refuses every Ingress until it
+    answers: BinderHub's Ingresses must wait for a dry-run Ingress to be accepted."""
+    probe = admission_check_ingress()
+    namespace = probe["metadata"]["namespace"]
+    try:
+        _until_accepted(ctx, "ingress", "the ingress-nginx admission webhook to accept a dry-run Ingress",
+                        lambda: ctx.cluster.call(ctx.cluster.networking.create_namespaced_ingress, namespace,
+                                                 probe, dry_run="All"))
+    except Cancelled:
+        raise
+    except Exception as err:  # noqa: BLE001 - said in plain words below
+        raise CheckFailed("ingress-admission", f"the ingress-nginx admission webhook refuses Ingresses "
+                          f"({api_error_text(err)}): BinderHub's Ingresses would be refused too",
+                          f"kubectl -n {namespace} get pods,endpoints; kubectl -n {namespace} logs "
+                          "deploy/ingress-nginx-controller") from None
 
 
 # --- certificates ------------------------------------------------------------------------------
@@ -211,13 +252,15 @@ def cert_manager_api(ctx: Context) -> None:
                                         apps.list_namespaced_deployment, ("cert-manager",)),
           "cert-manager-webhook", deployment_available, explain=lambda last: "its pod is not ready",
           next_step="kubectl -n cert-manager describe deployment cert-manager-webhook")
-    probe = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-             "metadata": {"name": "binderhub-wizard-api-check", "namespace": "cert-manager"},
-             "spec": {"secretName": "binderhub-wizard-api-check", "dnsNames": ["api-check.invalid"],
-                      "issuerRef": {"name": "binderhub-wizard-api-check", "kind": "Issuer"}}}
+    probe = api_check_certificate()
     try:
-        ctx.cluster.call(ctx.cluster.custom.create_namespaced_custom_object, "cert-manager.io", "v1",
-                         "cert-manager", "certificates", probe, dry_run="All")
+        # Retried: the webhook's pod is ready before cainjector has put its CA in place (x509).
+        _until_accepted(ctx, "cert-manager", "the cert-manager webhook to accept a dry-run Certificate",
+                        lambda: ctx.cluster.call(ctx.cluster.custom.create_namespaced_custom_object,
+                                                 "cert-manager.io", "v1", "cert-manager", "certificates", probe,
+                                                 dry_run="All"))
+    except Cancelled:
+        raise
     except Exception as err:  # noqa: BLE001 - every failure is mapped to a cause below
         text = api_error_text(err)
         for pattern, cause, next_step in _WEBHOOK_CAUSES:
@@ -268,11 +311,39 @@ def binderhub(ctx: Context) -> None:
               "hub-db-dir", lambda pvc: (pvc.get("status") or {}).get("phase") == "Bound",
               explain=lambda last: "no default StorageClass could provision it (binderhub#897)",
               next_step=f"kubectl -n {ns} describe pvc hub-db-dir")
+    if image_pull_secret(s, "") is not None:
+        pull_secret(ctx)
     for name in ("binderhub", "jupyterhub"):
         _wait(ctx, "binderhub", Resource(f"Ingress {ns}/{name} admitted", net.list_namespaced_ingress, (ns,)), name,
               lambda ing: bool(((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress")),
               explain=lambda last: "the ingress controller has not taken it",
               next_step=f"kubectl -n {ns} describe ingress {name}")
+
+
+def pull_secret(ctx: Context) -> None:
+    """The Secret z2jh makes from jupyterhub.imagePullSecret, with credentials for the registry the
+    built images come from: without it every launch fails with ErrImagePull 401. Only the
+    registry names are read from it; the credentials are never shown."""
+    import base64
+    import json
+
+    s, ns = ctx.settings, ctx.settings.cluster.namespace
+    wanted = pull_registry(s)
+    secret = ctx.cluster.get(ctx.cluster.core.read_namespaced_secret, PULL_SECRET, ns)
+    next_step = ("run `wizard export` and the binderhub stage again (`wizard install --from binderhub`): "
+                 "secret.yaml must carry jupyterhub.imagePullSecret")
+    if secret is None:
+        raise CheckFailed("pull-secret", f"Secret {ns}/{PULL_SECRET} is missing: user pods cannot pull the images "
+                          f"BinderHub builds into {wanted} (ErrImagePull 401)", next_step)
+    try:
+        config = json.loads(base64.b64decode((secret.get("data") or {}).get(".dockerconfigjson", "")))
+        registries = sorted((config.get("auths") or {}))
+    except (ValueError, TypeError, AttributeError):
+        registries = []
+    if wanted not in registries:
+        raise CheckFailed("pull-secret", f"Secret {ns}/{PULL_SECRET} holds no credentials for {wanted} (it has "
+                          f"{', '.join(registries) or 'none'}): user pods cannot pull the images BinderHub builds",
+                          next_step)
 
 
 def certificates(ctx: Context) -> None:

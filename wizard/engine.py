@@ -18,12 +18,13 @@ from typing import Callable
 
 from .charts import chart_ref
 from .context import CheckFailed, Context, PreflightRefused
+from .render.infra import STORAGE_CHART
 from .runner import Cancelled, CommandFailed
 from .secretstore import SECRET_FILE, read_stored
 from .stages import Stage
 from .state import InstallState, save_state
 
-CHART_OF_STAGE = {"storage": "openebs", "cert-manager": "cert-manager", "binderhub": "binderhub"}
+CHART_OF_STAGE = {"storage": STORAGE_CHART, "cert-manager": "cert-manager", "binderhub": "binderhub"}
 
 
 @dataclass(frozen=True)

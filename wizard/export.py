@@ -16,6 +16,11 @@ from .render import ANSWERS_FILE, render_all
 from .settings import FIELDS_BY_PATH, LoadResult, Problem, Settings, load_answers
 
 
+# Files earlier versions wrote that nothing reads any more, and what replaced each.
+RETIRED_FILES = {"openebs-values.yaml": "storage is now the OpenEBS Local PV hostpath chart alone, with "
+                                       "localpv-provisioner-values.yaml"}
+
+
 class AnswersError(Exception):
     """The answers could not be read at all (missing file, not YAML)."""
 
@@ -71,6 +76,9 @@ def export(raw_answers: Any, directory: Path, *, token: Callable[[], str] | None
     secrets = applicable_secrets(settings, stored, token)
     files = render_all(settings, secrets, __version__)
     result.report = write_files(directory, files)
+    for old_file, why in RETIRED_FILES.items():
+        if (directory / old_file).exists():
+            result.notes.append(f"{directory / old_file} is no longer used ({why}); you may delete it")
     if source is not None and source.resolve() != (directory / ANSWERS_FILE).resolve():
         given = [path for path in settings.secrets if path in settings.given]
         if given:

@@ -28,6 +28,11 @@ class WaitTimeout(Exception):
         self.last = last
 
 
+def deadline_message(what: str, timeout: float) -> str:
+    until = time.strftime("%H:%M:%S", time.localtime(time.time() + timeout))
+    return f"waiting up to {_duration(timeout)}, until {until}, for {what}"
+
+
 def _duration(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{int(seconds // 60)}m"
@@ -101,8 +106,7 @@ class Cluster:
         raise WaitTimeout at the deadline. The deadline is announced first."""
         deadline = time.monotonic() + timeout
         if notify:
-            until = time.strftime("%H:%M:%S", time.localtime(time.time() + timeout))
-            notify(f"waiting up to {_duration(timeout)}, until {until}, for {resource.describe}")
+            notify(deadline_message(resource.describe, timeout))
         selector = f"metadata.name={name}"
         last: dict | None = None
         while True:

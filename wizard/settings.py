@@ -13,9 +13,15 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 from . import validate as v
-from .charts import CHARTS
+from .charts import CHARTS, RENAMED_CHARTS
 
 REQUIRED = object()  # sentinel default: the field must be answered (when it applies)
+
+INGRESS_NGINX_RETIRED = (
+    "ingress-nginx is retired upstream: no releases or security fixes after March 2026. Its last release "
+    "(chart 4.14.5, controller 1.14.5, pinned here) has the fixes for CVE-2026-1580 and CVE-2026-24512 "
+    "(1.14.3) and CVE-2026-3288 (1.14.4), and none for anything found since; traefik serves the same "
+    "Ingress objects and is maintained")
 
 
 @dataclass(frozen=True)
@@ -156,7 +162,8 @@ FIELDS: tuple[Field, ...] = (
     Field("hub.named_servers", v.boolean, True, "allow several servers per user (one per Binder launch)"),
     Field("hub.named_server_limit", lambda x: v.whole_number(x, maximum=1000), 5,
           "servers per user; 0 for no limit"),
-    Field("hub.cull.enabled", v.boolean, False, "stop idle servers"),
+    Field("hub.cull.enabled", v.boolean, True,
+          "stop servers idle for hub.cull.timeout: otherwise every launch keeps its pod, and the node fills up"),
     Field("hub.cull.timeout", lambda x: v.whole_number(x, minimum=60, maximum=31_536_000, unit=" seconds"), 3600,
           "idle seconds before a server is stopped"),
     Field("hub.database.type", v.one_of("sqlite-pvc", "postgres"), "sqlite-pvc", "hub database"),
@@ -314,6 +321,12 @@ def _load_chart_map(value: Any, section: str, check: Callable | None, result: Lo
     loaded: dict[str, str] = {}
     for name, item in value.items():
         path = f"{section}.{name}"
+        if name in RENAMED_CHARTS:
+            new = RENAMED_CHARTS[name]
+            result.problems.append(Problem(path, v._show(item), f"the {name} umbrella chart is no longer installed: "
+                                           f"the wizard installs OpenEBS Local PV hostpath from its own chart, {new}, "
+                                           "whose versions and sources differ", f"{section}.{new}"))
+            continue
         if name not in CHARTS:
             result.problems.append(Problem(path, "", "is not a chart the wizard installs", ", ".join(CHARTS)))
             continue
@@ -333,6 +346,11 @@ def _chart_source(value: Any) -> v.Checked:
     if text.startswith(("https://", "http://")):
         return v.url(text, allow_http=True, what="chart repository URL")
     return v.Checked(text)  # a local chart directory or .tgz; its existence is checked at install
+
+
+def _staging(acme_server: str) -> bool:
+    """Let's Encrypt staging, by name or by its directory URL (acme-staging-v02.api.letsencrypt.org)."""
+    return acme_server == "staging" or "://acme-staging" in acme_server
 
 
 def _cross_checks(a: dict, result: LoadResult, given: frozenset[str]) -> None:
@@ -360,14 +378,17 @@ def _cross_checks(a: dict, result: LoadResult, given: frozenset[str]) -> None:
              "(every kubeadm cluster since Kubernetes 1.24) built images never reach the kubelet, and the "
              "install refuses it there; use external or in-cluster")
     if a["ingress"]["controller"] == "ingress-nginx":
-        warn("ingress.controller", "ingress-nginx is retired upstream: no releases or security fixes after "
-             "March 2026; traefik serves the same Ingress objects")
+        warn("ingress.controller", INGRESS_NGINX_RETIRED)
     if a["registry"]["type"] == "external":
         host = a["registry"]["url"].split("://", 1)[1].split("/", 1)[0]
         prefix_host = a["registry"]["image_prefix"].split("/", 1)[0]
         if host != prefix_host:
             warn("registry.image_prefix", f"starts with {prefix_host}, not the registry host {host}: "
                  "images are pushed where the prefix says")
+    if a["registry"]["type"] == "in-cluster" and production and _staging(a["tls"]["acme_server"]):
+        problem("tls.acme_server", "staging certificates are not trusted by containerd or dind, so with "
+                "registry.type in-cluster every push and pull of a built image would fail",
+                "production (Let's Encrypt's trusted certificates), or registry.type external")
     auth = a["auth"]
     if auth["type"] == "keycloak":
         if not (auth["allow_all"] or auth["allowed_users"] or auth["allowed_groups"]):
@@ -382,6 +403,9 @@ def _cross_checks(a: dict, result: LoadResult, given: frozenset[str]) -> None:
     if auth["type"] == "none" and a["hub"]["user_storage"]["enabled"] and "hub.user_storage.enabled" in given:
         warn("hub.user_storage.enabled", "is ignored without login: anonymous Binder users are throwaway "
              "accounts, so they get no persistent volume")
+    if auth["type"] == "none" and not a["hub"]["cull"]["enabled"]:
+        warn("hub.cull.enabled", "is off without login: every anonymous launch makes a user and a pod that "
+             "nothing stops, until the node is full; turn it on")
     res = a["hub"]["resources"]
     if res["cpu_guarantee"] > res["cpu_limit"]:
         problem("hub.resources.cpu_guarantee", "is more than cpu_limit", "at most hub.resources.cpu_limit")

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Callable
 
 from . import checks
-from .charts import chart_ref
+from .charts import CHARTS, chart_ref
 from .context import CheckFailed, Context
-from .render.infra import DEFAULT_CLASS_ANNOTATION
+from .render.infra import DEFAULT_CLASS_ANNOTATION, STORAGE_CHART, STORAGE_VALUES_FILE
 from .render.userpods import CONFIGMAPS
 from .settings import Settings
 
@@ -76,7 +76,8 @@ def _kubectl_apply(ctx: Context, stage: str, *files: str, namespace: str | None 
 def apply_storage(ctx: Context) -> None:
     s = ctx.settings
     if s.storage.provisioner == "openebs":
-        _helm_install(ctx, "storage", "openebs", "openebs", "openebs", ["openebs-values.yaml"])
+        chart = CHARTS[STORAGE_CHART]
+        _helm_install(ctx, "storage", chart.key, chart.release, chart.namespace, [STORAGE_VALUES_FILE])
     else:
         ctx.runner.run("storage", ctx.kubectl("annotate", "--overwrite", "storageclass", s.storage.storage_class,
                                               f"{DEFAULT_CLASS_ANNOTATION}=true"))
@@ -154,7 +155,7 @@ def plan(settings: Settings, bootstrap: bool = False) -> list[Stage]:
     """The stages for these settings; with `bootstrap`, the bare-machine stages come first."""
     s = settings
     production = s.production
-    storage_inputs = ("openebs-values.yaml",) if s.storage.provisioner == "openebs" else ()
+    storage_inputs = (STORAGE_VALUES_FILE,) if s.storage.provisioner == "openebs" else ()
     stages = [
         # Read-only: it "applies" nothing and checks every time, so a resume re-checks the cluster.
         Stage("preflight", (), (), _nothing, checks.preflight, describe="tools, API, permissions, nodes, DNS"),

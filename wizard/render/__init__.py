@@ -13,12 +13,11 @@ from ..settings import Settings
 from ..yamlio import dumps, dumps_all
 from . import infra, registry, userpods
 from .script import install_script, directory_readme
-from .values import binderhub_values
+from .values import binderhub_values, image_pull_secret
 
 ANSWERS_FILE = "answers.yaml"
 CONFIG_FILE = "config.yaml"
 ISSUER_FILE = "binderhub-issuer.yaml"
-OPENEBS_FILE = "openebs-values.yaml"
 CERT_MANAGER_FILE = "cert-manager-values.yaml"
 BOOTSTRAP_FILE = "bootstrap-node.sh"
 REGISTRY_FILE = "registry.yaml"
@@ -39,6 +38,15 @@ def builder_for(runtime: str) -> str:
     return "host" if runtime == "docker" else "dind"
 
 
+def _secret_values(s: Settings, secrets: dict[str, str]) -> dict:
+    """secret.yaml: the secrets at their chart keys, and the user pods' pull credentials."""
+    tree = secret_values(secrets)
+    pull = image_pull_secret(s, secrets.get("registry.password", ""))
+    if pull:
+        tree.setdefault("jupyterhub", {})["imagePullSecret"] = pull
+    return tree
+
+
 def render_all(settings: Settings, secrets: dict[str, str], version: str) -> list[RenderedFile]:
     s = settings
     namespace = s.cluster.namespace
@@ -56,14 +64,15 @@ def render_all(settings: Settings, secrets: dict[str, str], version: str) -> lis
     add_yaml(ANSWERS_FILE, "Your answers, without secrets (those are in secret.yaml). Edit and "
              "run `wizard export` or `wizard install` again.", answers)
     add_yaml(SECRET_FILE, "Secrets: keep this file private (mode 0600). Reused on every re-run.",
-             secret_values(secrets), secret=True)
+             _secret_values(s, secrets), secret=True)
     add_yaml(CONFIG_FILE, "BinderHub chart values; apply with `-f config.yaml -f secret.yaml`.",
              binderhub_values(s, builder_for(s.cluster.runtime)))
     if s.production:
         add_yaml(ISSUER_FILE, "Let's Encrypt ClusterIssuers for cert-manager.", infra.cluster_issuers(s), many=True)
         add_yaml(CERT_MANAGER_FILE, "cert-manager chart values.", infra.cert_manager_values())
     if s.storage.provisioner == "openebs":
-        add_yaml(OPENEBS_FILE, "OpenEBS chart values: Local PV hostpath only.", infra.openebs_values())
+        add_yaml(infra.STORAGE_VALUES_FILE, "OpenEBS Local PV hostpath chart values (localpv-provisioner).",
+                 infra.localpv_values())
     if s.registry.type == "in-cluster":
         add_yaml(REGISTRY_FILE, "The in-cluster registry (CNCF Distribution) in namespace registry; "
                  "its password is in secret.yaml, only its bcrypt hash is here.",

@@ -10,6 +10,36 @@ LETSENCRYPT = {
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
 }
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+# The storage the wizard installs: the OpenEBS Local PV hostpath chart and the class it makes.
+STORAGE_CHART = "localpv-provisioner"
+STORAGE_VALUES_FILE = "localpv-provisioner-values.yaml"
+STORAGE_CLASS = "openebs-hostpath"
+LOCALPV_DEPLOYMENT = "openebs-localpv-provisioner"  # the chart's fullname for release "openebs"
+# The controller Deployment (and Service) of each ingress chart, by namespace and name.
+INGRESS_DEPLOYMENTS = {"ingress-nginx": ("ingress-nginx", "ingress-nginx-controller"),
+                       "traefik": ("traefik", "traefik")}
+
+
+def admission_check_ingress() -> dict:
+    """An Ingress for a server-side dry run: ingress-nginx's validating webhook (failurePolicy Fail)
+    refuses every Ingress until it answers. Sent to the controller's own namespace, which exists by
+    then (the webhook checks Ingresses in every namespace)."""
+    namespace, ingress_class = INGRESS_DEPLOYMENTS["ingress-nginx"][0], "nginx"
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "binderhub-wizard-admission-check", "namespace": namespace},
+            "spec": {"ingressClassName": ingress_class, "rules": [{
+                "host": "admission-check.invalid",
+                "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
+                    "service": {"name": "binderhub-wizard-admission-check", "port": {"number": 80}}}}]}}]}}
+
+
+def api_check_certificate() -> dict:
+    """What `cmctl check api` creates with a dry run: accepted once cert-manager's webhook answers
+    with its CA injected, which its Deployment being available does not mean."""
+    return {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": {"name": "binderhub-wizard-api-check", "namespace": "cert-manager"},
+            "spec": {"secretName": "binderhub-wizard-api-check", "dnsNames": ["api-check.invalid"],
+                     "issuerRef": {"name": "binderhub-wizard-api-check", "kind": "Issuer"}}}
 
 
 def cluster_issuers(s: Settings) -> list[dict]:
@@ -35,35 +65,27 @@ def cert_manager_values() -> dict:
     return {"crds": {"enabled": True, "keep": True}}
 
 
-def openebs_values() -> dict:
-    # Only the hostpath Local PV engine: the 4.x chart otherwise adds Mayastor (hugepages, NVMe-TCP,
-    # three nodes), the LVM and ZFS engines and a logging stack a single node cannot carry.
-    return {
-        "engines": {
-            "replicated": {"mayastor": {"enabled": False}},
-            "local": {"lvm": {"enabled": False}, "zfs": {"enabled": False}},
-        },
-        "loki": {"enabled": False},
-        "alloy": {"enabled": False},
-        "localpv-provisioner": {"hostpathClass": {"enabled": True, "isDefaultClass": True}},
-    }
+def localpv_values() -> dict:
+    """The standalone OpenEBS Local PV hostpath chart: its StorageClass, made the default (the
+    chart's default is false), so the hub database and user volumes land on it without naming it."""
+    return {"hostpathClass": {"enabled": True, "name": STORAGE_CLASS, "isDefaultClass": True}}
 
 
 def ingress_values(s: Settings) -> tuple[str, dict]:
     """(file name, values) for the chosen controller, reachable on the public IP.
 
     The address goes into the chart's values, not a `kubectl patch` as in the original notes, which
-    the next `helm upgrade` would undo. ClusterIP plus externalIPs: bare metal has no load balancer.
+    the next `helm upgrade` would undo. Each controller's chart takes its Service under its own keys:
+    one function per controller builds them, so another way to reach the public IP is one more case.
     """
-    ip = s.network.public_ip
     if s.ingress.controller == "ingress-nginx":
         return "ingress-nginx-values.yaml", {"controller": {
-            "service": {"type": "ClusterIP", "externalIPs": [ip]},
+            "service": nginx_service(s),
             "ingressClassResource": {"name": "nginx", "enabled": True, "default": True},
             "publishService": {"enabled": True},
         }}
     values: dict = {
-        "service": {"type": "ClusterIP", "externalIPs": [ip]},
+        "service": traefik_service(s),
         "ingressClass": {"enabled": True, "isDefaultClass": True, "name": "traefik"},
         "providers": {"kubernetesIngress": {"publishedService": {"enabled": True}}},
     }
@@ -73,3 +95,20 @@ def ingress_values(s: Settings) -> tuple[str, dict]:
         # 0: no limit. Traefik sets no body-size limit of its own (only a buffering middleware would).
         values["ports"] = {"websecure": {"transport": {"respondingTimeouts": {"readTimeout": 0}}}}
     return "traefik-values.yaml", values
+
+
+def _service_spec(s: Settings) -> dict:
+    """The Service fields that put the controller on the public IP: ClusterIP plus externalIPs,
+    since bare metal has no load balancer."""
+    return {"type": "ClusterIP", "externalIPs": [s.network.public_ip]}
+
+
+def nginx_service(s: Settings) -> dict:
+    # ingress-nginx reads controller.service.{type,externalIPs} and writes them into the Service.
+    return _service_spec(s)
+
+
+def traefik_service(s: Settings) -> dict:
+    # Traefik's chart (41.x) copies service.spec into the Service verbatim; a `service.type`
+    # or `service.externalIPs` beside it is read by nothing, and the public IP would be lost.
+    return {"spec": _service_spec(s)}

@@ -13,6 +13,7 @@ from . import userpods
 # Where the hub lives in profile local: the binder page takes "/", the hub a path of its own, both
 # on the public IP through the ingress controller.
 LOCAL_HUB_PATH = "/jupyter/"
+PULL_SECRET = "image-pull-secret"  # the Secret z2jh makes from jupyterhub.imagePullSecret
 BINDER_SERVICE_CLIENT = "service-binderhub"  # hub service OAuth client ids must start with service-
 
 
@@ -101,7 +102,7 @@ def _jupyterhub_values(s: Settings, address: dict[str, str]) -> dict:
         "hub": hub,
         "proxy": {"service": {"type": "ClusterIP"}},
         "ingress": _ingress(s, s.network.hub_host, "jupyterhub-tls"),
-        "cull": {"enabled": s.hub.cull.enabled, "timeout": s.hub.cull.timeout},
+        "cull": cull_values(s),
         "singleuser": userpods.singleuser_values(s),
     }
     if keycloak:
@@ -118,14 +119,71 @@ def _jupyterhub_values(s: Settings, address: dict[str, str]) -> dict:
         extra = userpods.hub_extra_config(s)
         if extra:
             hub["extraConfig"] = extra
-        # With authentication, users own their servers: culling the users themselves would delete
-        # their accounts (the chart's authentication doc).
-        jupyterhub["cull"]["users"] = False
     else:
         # Anonymous Binder: BinderHub makes a throwaway user per launch through the hub's API. Say
         # that everyone is allowed, so the hub does not warn that nobody could log in.
         hub["config"] = {"Authenticator": {"allow_all": True}}
     return jupyterhub
+
+
+def cull_values(s: Settings) -> dict:
+    """Stopping idle servers (jupyterhub-idle-culler, run by the hub)."""
+    cull: dict = {"enabled": s.hub.cull.enabled, "timeout": s.hub.cull.timeout}
+    if s.auth.type == "keycloak":
+        # With login, users own their accounts: culling users would delete them (the chart's
+        # authentication doc). A culled named server is removed, not only stopped: the hub counts
+        # stopped named servers against hub.named_server_limit, so after that many launches a user
+        # could start nothing more. Removing one keeps the user's volume (claim-{username} is shared).
+        cull["users"] = False
+        if s.hub.named_servers:
+            cull["removeNamedServers"] = True
+    else:
+        # Anonymous Binder: each launch is a throwaway user; cull it with its server (the chart's default).
+        cull["users"] = True
+    return cull
+
+
+def culling_why(auth_type: str, enabled: bool, timeout: int | None, named_servers: bool, limit: int,
+                short: bool = False) -> str:
+    """Why culling matters for these answers: one sentence for the directory's README, or with
+    `short` one line of the hub screen (at most 62 characters). `timeout` None: not known yet."""
+    idle = f"{timeout} s idle" if timeout else "idle"
+    limit = limit if named_servers and auth_type == "keycloak" else 0
+    if auth_type != "keycloak" and enabled:
+        return ("Each anonymous launch is a pod: culling keeps the node free" if short else
+                f"Every anonymous launch is a user with a pod: both are removed once {idle}, so the node "
+                "does not fill up.")
+    if auth_type != "keycloak":
+        return ("Off: every anonymous launch keeps its pod; the node fills" if short else
+                "Culling is off: every anonymous launch keeps its pod until the node is full.")
+    if enabled and limit:
+        return (f"Removes idle servers: the limit of {limit} counts those in use" if short else
+                f"Each launch is a named server, {limit} per user: they are stopped and removed once {idle} "
+                "(the user's volume stays), so the limit counts only servers in use.")
+    if limit:
+        return (f"Off: after {limit} launches a user must delete a server first" if short else
+                f"Culling is off: each launch is a named server and stopped ones count too; a user with "
+                f"{limit} can launch nothing more until they delete one on the hub's home page.")
+    if enabled:
+        return "Stops idle servers, so their pods free the node" if short else \
+            f"Servers are stopped once {idle}, so their pods free the node."
+    return "Off: servers run until their users stop them" if short else \
+        "Culling is off: servers run until their users stop them."
+
+
+def image_pull_secret(s: Settings, password: str) -> dict | None:
+    """`jupyterhub.imagePullSecret` for secret.yaml: the kubelet's credentials to pull the images
+    BinderHub built (z2jh creates the Secret and points KubeSpawner at it), or None when the
+    registry needs none. BinderHub pushes with its own credentials; without these, every launch
+    from a registry that checks pulls (the in-cluster one always) fails with ErrImagePull 401."""
+    if s.registry.type == "none" or not s.registry.username:
+        return None
+    return {"create": True, "registry": pull_registry(s), "username": s.registry.username, "password": password}
+
+
+def pull_registry(s: Settings) -> str:
+    """The registry the kubelet pulls built images from: the host of the image prefix."""
+    return s.registry.image_prefix.split("/", 1)[0]
 
 
 def _database(s: Settings) -> dict:
