@@ -159,7 +159,10 @@ def test_the_storage_class_is_the_default_and_the_provisioner_runs(rendered):
     assert storage_class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     assert storage_class["provisioner"] == "openebs.io/local"
     assert storage_class["volumeBindingMode"] == "WaitForFirstConsumer"
-    find(objects, "Deployment", LOCALPV_DEPLOYMENT)
+    provisioner = find(objects, "Deployment", LOCALPV_DEPLOYMENT)
+    env = {e["name"]: e.get("value") for c in provisioner["spec"]["template"]["spec"]["containers"]
+           for e in c.get("env") or []}
+    assert env["OPENEBS_IO_ENABLE_ANALYTICS"] == "false", "the provisioner must not report usage home"
     assert {o["kind"] for o in objects} == {"ClusterRole", "ClusterRoleBinding", "Deployment", "ServiceAccount",
                                             "StorageClass"}, "only the hostpath provisioner is installed"
 

@@ -67,8 +67,11 @@ def cert_manager_values() -> dict:
 
 def localpv_values() -> dict:
     """The standalone OpenEBS Local PV hostpath chart: its StorageClass, made the default (the
-    chart's default is false), so the hub database and user volumes land on it without naming it."""
-    return {"hostpathClass": {"enabled": True, "name": STORAGE_CLASS, "isDefaultClass": True}}
+    chart's default is false), so the hub database and user volumes land on it without naming it.
+    The chart pings OpenEBS's usage analytics every 24 h unless told not to: a site's storage
+    provisioner has no business reporting home, so that is off."""
+    return {"hostpathClass": {"enabled": True, "name": STORAGE_CLASS, "isDefaultClass": True},
+            "analytics": {"enabled": False}}
 
 
 def ingress_values(s: Settings) -> tuple[str, dict]:
