@@ -65,4 +65,4 @@ def test_wizard_in_a_real_terminal_first_screens_and_a_clean_quit(tmp_path):
         assert marker.read_text().strip() == "0"
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
-    assert "public_ip: 203.0.113.10" in (directory / "answers.yaml").read_text()
+    assert "public_ip: '203.0.113.10'" in (directory / "answers.yaml").read_text()

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from .yamlio import read_back_as
 
 
 class Invalid(ValueError):
@@ -35,11 +38,21 @@ def _text(value: object, what: str = "text") -> str:
         kind = {bool: "true/false", int: "a number", float: "a number", list: "a list",
                 dict: "a mapping", type(None): "empty"}.get(type(value), type(value).__name__)
         raise Invalid(f"expected {what}, got {kind}", f"{what} (put it in quotes if YAML reads it otherwise)")
+    other = read_back_as(value)
+    if other is not None:
+        raise Invalid(f"would reach the hub as a YAML {other}, not as text (helm writes it unquoted)",
+                      f"{what} that YAML reads as text")
     return value
 
 
+# Besides control characters (C0 and C1) and lone surrogates: characters YAML counts as line breaks
+# (U+2028, U+2029) or that it may not carry (U+FEFF, U+FFFE, U+FFFF). helm refuses values holding C1
+# controls outright ("yaml: control characters are not allowed").
+_NOT_TEXT = frozenset("\u2028\u2029\ufeff\ufffe\uffff")
+
+
 def _no_control(value: str, allowed: str) -> None:
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if any(ch in _NOT_TEXT or unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
         raise Invalid("contains a line break or control character", allowed)
 
 
@@ -345,7 +358,11 @@ def name_list(value: object, *, what: str = "user names") -> Checked:
     seen: list[str] = []
     for item in value:
         text = _text(item, what)
-        if not _USERNAME.match(text) or any(ord(ch) < 32 for ch in text):
+        try:
+            _no_control(text, allowed)
+        except Invalid:
+            raise Invalid(f"has an entry with a control character ({_show(item)})", allowed) from None
+        if not _USERNAME.match(text):
             raise Invalid(f"has an entry that is not valid ({_show(item)})", allowed)
         if text not in seen:
             seen.append(text)
