@@ -86,6 +86,7 @@ class WizardApp(App[int]):
         self.install_done.set()
         self._save_timer = None
         self._save_lock = threading.Lock()
+        self._unsaved = False  # typed answers not yet on disk (a save may be under way)
 
     def on_mount(self) -> None:
         from .welcome import WelcomeScreen
@@ -114,6 +115,7 @@ class WizardApp(App[int]):
 
     # --- saving as you go ---------------------------------------------------------------------------
     def answers_changed(self) -> None:
+        self._unsaved = True
         if self._save_timer is not None:
             self._save_timer.stop()
         self._save_timer = self.set_timer(self.save_delay, self.save_answers)
@@ -132,6 +134,8 @@ class WizardApp(App[int]):
         with self._save_lock:  # two saves never interleave; the later one wins
             write_atomic(self.directory / ANSWERS, "# Saved by the wizard as you type; no secrets here.\n"
                          + dumps(public), 0o644)
+            if public == self.answers.public():
+                self._unsaved = False
 
     # --- quitting -----------------------------------------------------------------------------------
     def action_request_quit(self) -> None:
@@ -156,8 +160,10 @@ class WizardApp(App[int]):
         if self._save_timer is not None:
             self._save_timer.stop()
             self._save_timer = None
+        if self._unsaved:  # a save not started yet, or one still writing in its thread
             with self._save_lock:
                 self.answers.save()  # one last small write at exit: nothing typed is lost
+                self._unsaved = False
         self.exit(code)
 
     @work(thread=True, group="quit", exit_on_error=False)

@@ -11,7 +11,7 @@ from typing import Callable
 
 from wizard.context import Context, Options
 from wizard.engine import Engine, Event
-from wizard.runner import LOG_FILE, Runner
+from wizard.runner import LOG_FILE, Runner, time_limit
 
 # Stages that only check (or check something outside the cluster): skipping them changes nothing
 # that a later stage relies on. The user may skip these after a failure and fix things later.
@@ -48,7 +48,8 @@ class InstallRun:
 
         prepared = render_into(self.directory, None)
         self.settings = prepared.settings
-        runner = Runner(self.directory / LOG_FILE, prepared.masker, listener=self.on_output)
+        runner = Runner(self.directory / LOG_FILE, prepared.masker, listener=self.on_output,
+                        command_limit=time_limit(self.options.timeout))
         ctx = Context(prepared.settings, self.directory, runner, self.options, cluster_factory=self.cluster_factory)
 
         def rerender(overrides: dict):

@@ -32,6 +32,14 @@ def fixed_tokens():
     return lambda: next(tokens)
 
 
+@pytest.fixture(autouse=True)
+def _no_secrets_from_other_tests():
+    """The process-wide masking list starts empty for each test, as it does for each command."""
+    from wizard import redact
+
+    redact.everything.clear()
+
+
 @pytest.fixture
 def example_raw():
     from wizard.export import read_answers_file

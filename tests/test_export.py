@@ -18,11 +18,11 @@ from wizard.cli import main
 EXPECTED = {"answers.yaml", "secret.yaml", "config.yaml", "binderhub-issuer.yaml", "cert-manager-values.yaml",
             "localpv-provisioner-values.yaml", "ingress-nginx-values.yaml", "persistent_config_configmap.yaml",
             "scheduler_configmap.yaml", "supervisord_configmap.yaml", "jupyter_config_configmap.yaml",
-            "install.sh", "bootstrap-node.sh", "README.md"}
+            "install.sh", "bootstrap-node.sh", "README.md", "state.json"}
 
 
 def snapshot(directory) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.name != ".install.lock"}
 
 
 def write_answers(path, raw) -> str:
@@ -33,7 +33,8 @@ def write_answers(path, raw) -> str:
 def test_export_writes_every_file_with_secrets_private(tmp_path, capsys):
     out = tmp_path / "setup"
     assert main(["export", "--answers", str(EXAMPLE_ANSWERS), "--dir", str(out)]) == 0
-    assert set(os.listdir(out)) == EXPECTED
+    assert set(os.listdir(out)) == EXPECTED | {".install.lock"}
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
     assert stat.S_IMODE((out / "secret.yaml").stat().st_mode) == 0o600
     assert stat.S_IMODE((out / "install.sh").stat().st_mode) == 0o755
     secret = yaml.safe_load((out / "secret.yaml").read_text())
@@ -115,7 +116,7 @@ def test_a_corrupt_secret_file_is_never_overwritten(tmp_path, capsys):
     assert main(["export", "--answers", str(EXAMPLE_ANSWERS), "--dir", str(out)]) == 2
     assert "KEEP-ME" in (out / "secret.yaml").read_text()
     assert "KEEP-ME" not in capsys.readouterr().err
-    assert os.listdir(out) == ["secret.yaml"]
+    assert [name for name in os.listdir(out) if not name.startswith(".")] == ["secret.yaml"]
 
 
 def test_no_answers_and_no_terminal_says_what_to_pass(tmp_path):

@@ -99,9 +99,12 @@ def test_api_faults_fail_a_stage_with_an_explanation_and_a_retry_works(tmp_path,
         assert second.returncode == 1 and "[namespace] failed" in second.stdout
         assert "kubectl" in second.stdout and "exited with" in second.stdout
         fake_kube.faults.clear()
-        fake_kube.slow(r"/deployments", 0.3, times=6)
-        third = install.install(wait=20)
+        # Slow, but within the limits: the checks' reads, and kubectl's requests at 3 of its 10 s (--timeout 5).
+        reads = fake_kube.slow(r"/deployments", 0.3, times=6)
+        writes = fake_kube.slow(r"^/api/v1/namespaces/binder/configmaps", 3, times=2)
+        third = install.install(wait=5)
         assert third.returncode == 0, third.stdout[-3000:]
+        assert reads.times == 0 and writes.times == 0, "every delay was met: the step tested slowness"
     finally:
         install.stop()
 
@@ -176,7 +179,26 @@ def test_status_shows_done_failed_and_stale(tmp_path, fake_kube, kube_env):
         install.stop()
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGINT])
+def test_a_hung_kubectl_is_stopped_at_its_time_limit_and_explained(tmp_path, fake_kube, kube_env):
+    """The API server holds a write for 5 minutes: with --timeout 5, kubectl is stopped after 10 s,
+    the stage fails saying so, and the next run (the server answering again) finishes."""
+    install = make_install(tmp_path, fake_kube, kube_env)
+    try:
+        held = fake_kube.slow(r"^/api/v1/namespaces/binder/configmaps$", 300, method="POST", times=1)
+        first = install.run("install", "--answers", str(install.answers), "--yes", *install.cluster_options(5),
+                            timeout=150)
+        assert held.times == 0, "the write was held"
+        assert first.returncode == 1, first.stdout[-3000:]
+        assert "[namespace] failed" in first.stdout and "did not finish within 10 s and was stopped" in first.stdout
+        state = json.loads((install.directory / "state.json").read_text())
+        assert "did not finish within 10 s" in state["stages"]["namespace"]["error"]
+        again = install.install(wait=5)
+        assert again.returncode == 0, again.stdout[-3000:]
+    finally:
+        install.stop()
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_stops_the_running_command_and_records_interrupted(tmp_path, fake_kube, kube_env, signal_number):
     install = make_install(tmp_path, fake_kube, kube_env, delays={"ClusterIssuer.cert-manager.io": 30})
     try:

@@ -26,7 +26,8 @@ names = st.lists(text, min_size=1, max_size=3)
 
 
 def files_of(directory: Path) -> dict:
-    return {p.name: p.read_bytes() for p in directory.iterdir()}
+    """Every file but the lock, whose note says when export last took it."""
+    return {p.name: p.read_bytes() for p in directory.iterdir() if p.name != ".install.lock"}
 
 
 def _export(raw: dict, directory: Path):

@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
                     "Without --answers, reads DIR/answers.yaml, or asks on a terminal.")
     export.add_argument("--answers", type=Path, help="answers file (YAML); see README for every key")
     _dir_option(export)
+    _regenerate_option(export)
 
     install = commands.add_parser(
         "install", help="render, then apply stage by stage and check each against the cluster",
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
                     "cluster. Running again resumes.")
     install.add_argument("--answers", type=Path, help="answers file (default DIR/answers.yaml)")
     _dir_option(install)
+    _regenerate_option(install)
     install.add_argument("--yes", action="store_true", help="apply without asking")
     install.add_argument("--dry-run", action="store_true",
                          help="print every command that would change something (secrets masked); change nothing")
@@ -73,6 +75,13 @@ def _dir_option(command: argparse.ArgumentParser) -> None:
     command.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help="install directory")
 
 
+def _regenerate_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--regenerate-secrets", action="store_true",
+                         help="make new values for generated secrets missing from DIR/secret.yaml (the proxy and "
+                              "binder API tokens, the in-cluster registry's password) instead of refusing; says "
+                              "what each new value breaks until the hub, proxy, BinderHub and registry restart")
+
+
 def _cluster_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--skip-check", action="append", default=[], metavar="NAME",
                          help="skip a named preflight check: tools, api, permissions, nodes, dns, public-ip-free")
@@ -97,16 +106,39 @@ def _options(args: argparse.Namespace):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .installdir import InstallDirError, explain
+
     try:
         return _main(argv)
+    except KeyboardInterrupt:
+        # Ctrl+C or SIGTERM outside the stages (a prompt, a render, verify's checks): finally
+        # blocks have run, so no scratch copy of a secret is left behind.
+        print("\ninterrupted; nothing more was done", file=sys.stderr)
+        return EXIT_FAILED
     except BrokenPipeError:
         # Output piped into `head` and the like: stop quietly, as other command-line tools do.
         sys.stderr.close()
         return EXIT_FAILED
+    except InstallDirError as err:
+        print(f"wizard: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as err:
+        # The machine in the way (no permission, read-only, full): one line, not a traceback.
+        print(f"wizard: {explain(err, 'use', err.filename or '(unknown file)')}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
+    if args.command is None:
+        return _interactive(args.dir)
+    from . import interrupts, redact
+
+    with interrupts.handled(), redact.masked_output():
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "export":
         return _export(args)
     if args.command in ("install", "status", "verify", "join-command"):
@@ -120,8 +152,8 @@ def _main(argv: list[str] | None) -> int:
             return install.verify(args.dir, _options(args))
         return install.install(args.dir, args.answers, yes=args.yes, dry_run=args.dry_run,
                                from_stage=args.from_stage, only=args.only, options=_options(args),
-                               verbose=args.verbose, bootstrap=args.bootstrap)
-    return _interactive(args.dir)
+                               verbose=args.verbose, bootstrap=args.bootstrap, regenerate=args.regenerate_secrets)
+    raise AssertionError(f"unknown command {args.command}")
 
 
 def _interactive(directory: Path) -> int:
@@ -138,16 +170,19 @@ def _interactive(directory: Path) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .export import AnswersError, export, format_problems, read_answers_file
+    from .export import AnswersError, SecretsMissing, export, format_problems, read_answers_file
+    from .installdir import InstallDirError, PartialWrite, explain
     from .secretstore import SecretFileError
+    from .state import LockHeld, StateFileError
 
     directory: Path = args.dir
     source: Path | None = args.answers
-    if source is None and (directory / "answers.yaml").exists():
+    own = source is None and (directory / "answers.yaml").exists()
+    if own:
         source = directory / "answers.yaml"
     try:
         if source is not None:
-            raw = read_answers_file(source)
+            raw = read_answers_file(source, follow_links=not own)
         elif sys.stdin.isatty() and sys.stdout.isatty():
             from .prompts import ask_answers
 
@@ -159,9 +194,15 @@ def _export(args: argparse.Namespace) -> int:
             print("export: no answers. Pass --answers FILE (see examples/answers.yaml), or run on a "
                   "terminal to be asked.", file=sys.stderr)
             return EXIT_BAD_INPUT
-        result = export(raw, directory, source=source)
-    except (AnswersError, SecretFileError, OSError) as err:
+        result = export(raw, directory, source=source, regenerate=args.regenerate_secrets)
+    except PartialWrite as err:
+        print(f"export: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (AnswersError, SecretFileError, SecretsMissing, LockHeld, StateFileError, InstallDirError) as err:
         print(f"export: {err}; nothing written", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as err:
+        print(f"export: {explain(err, 'use', err.filename or directory)}; nothing written", file=sys.stderr)
         return EXIT_BAD_INPUT
     if not result.ok:
         count = len(result.load.problems)
@@ -172,6 +213,10 @@ def _export(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
+    for key in result.regenerated:
+        from .secretstore import ROTATION_EFFECTS
+
+        print(f"regenerated {key}: {ROTATION_EFFECTS.get(key, 'a new value')}", file=sys.stderr)
     report = result.report
     if report.written:
         print(f"wrote {len(report.written)} file(s) to {directory}: {', '.join(report.written)}")

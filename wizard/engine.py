@@ -18,6 +18,7 @@ from typing import Callable
 
 from .charts import chart_ref
 from .context import CheckFailed, Context, PreflightRefused
+from .installdir import read_private
 from .render.infra import STORAGE_CHART
 from .runner import Cancelled, CommandFailed
 from .secretstore import SECRET_FILE, read_stored
@@ -47,7 +48,7 @@ def fingerprint(ctx: Context, stage: Stage) -> str:
     key = stored.get("generated.proxy_secret_token", "").encode() or b"binderhub-wizard"
     for name in stage.inputs:
         try:
-            data = (ctx.directory / name).read_bytes()
+            data = read_private(ctx.directory / name)
         except FileNotFoundError:
             data = b"(missing)"
         if name == SECRET_FILE:
@@ -168,6 +169,12 @@ class Engine:
         threading.current_thread().name = name  # the cluster counts its requests per thread name
         stage = self.stages[name]
         ctx = self.ctx
+        # What this stage applies, fingerprinted before it applies it: the record must describe what
+        # reached the cluster, not what the directory holds once the checks have passed.
+        applying = fingerprint(ctx, stage) if not ctx.runner.dry_run else None
+        recorded = self.state.stages.get(name)
+        if not must_apply and recorded is not None and recorded.fingerprint != applying:
+            must_apply = True  # an input changed since the run began (preflight re-rendered the answers)
         if not must_apply and not ctx.runner.dry_run:
             # Done before, inputs unchanged: it stays done only if its checks still pass now.
             try:
@@ -204,7 +211,7 @@ class Engine:
         if ctx.runner.dry_run:
             self.listener(Event("stage", name, status="done", message="dry run"))
             return True
-        self._set(name, status="done", finished=time.time(), fingerprint=fingerprint(ctx, stage), error=None)
+        self._set(name, status="done", finished=time.time(), fingerprint=applying, error=None)
         return True
 
     def verify_all(self) -> dict[str, str | None]:

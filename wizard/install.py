@@ -3,8 +3,8 @@ same pieces). Install renders as export does, shows what will run and why, then 
 
 from __future__ import annotations
 
+import atexit
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -14,16 +14,39 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from . import secretstore
+from . import __version__, interrupts, secretstore
 from .context import Context, Options
 from .engine import Engine, Event, fingerprint, stale_stages
-from .export import AnswersError, ExportResult, export, format_problems, read_answers_file
-from .runner import LOG_FILE, Masker, Runner
+from .export import AnswersError, ExportResult, SecretsMissing, export, format_problems, read_answers_file
+from .installdir import InstallDirError, read_private, write_atomic
+from .runner import LOG_FILE, Masker, Runner, time_limit
 from .settings import Settings
 from .stages import Stage, plan
 from .state import InstallLock, LockHeld, StateFileError, load_state
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PREFLIGHT = 0, 1, 2, 3
+
+
+_scratch: set[Path] = set()  # scratch copies (they hold secret.yaml) not yet removed
+
+
+def scratch_directory() -> Path:
+    """A private scratch directory, removed by `remove_scratch` or, at the latest, when the process
+    ends, even by SIGTERM (the CLI turns it into an exit): it holds a copy of secret.yaml."""
+    path = Path(tempfile.mkdtemp(prefix="binderhub-wizard-"))
+    _scratch.add(path)
+    return path
+
+
+def remove_scratch(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    _scratch.discard(path)
+
+
+@atexit.register
+def _remove_all_scratch() -> None:
+    for path in list(_scratch):
+        remove_scratch(path)
 
 
 @dataclass
@@ -36,7 +59,7 @@ class Prepared:
 
     def cleanup(self) -> None:
         if self.scratch:
-            shutil.rmtree(self.directory, ignore_errors=True)
+            remove_scratch(self.directory)
 
 
 class BadInput(Exception):
@@ -52,21 +75,28 @@ def _source(directory: Path, answers: Path | None) -> Path:
 
 
 def render_into(directory: Path, answers: Path | None, *, scratch: bool = False,
-                overrides: dict | None = None) -> Prepared:
+                overrides: dict | None = None, regenerate: bool = False) -> Prepared:
     """Render the install directory (or, with scratch, a copy of it that DIR never sees)."""
-    raw = read_answers_file(_source(directory, answers))
+    raw = read_answers_file(_source(directory, answers), follow_links=answers is not None)
     if overrides:
         for section, values in overrides.items():
             raw.setdefault(section, {}).update(values)
     target = directory
     if scratch:
-        target = Path(tempfile.mkdtemp(prefix="binderhub-wizard-"))
-        if (directory / secretstore.SECRET_FILE).exists():
-            shutil.copy2(directory / secretstore.SECRET_FILE, target / secretstore.SECRET_FILE)
-    result: ExportResult = export(raw, target, source=None)
+        target = scratch_directory()
+        try:
+            write_atomic(target / secretstore.SECRET_FILE, read_private(directory / secretstore.SECRET_FILE), 0o600)
+        except FileNotFoundError:
+            pass
+    try:
+        result: ExportResult = export(raw, target, source=None, regenerate=regenerate, state_from=directory)
+    except BaseException:
+        if scratch:
+            remove_scratch(target)
+        raise
     if not result.ok:
         if scratch:
-            shutil.rmtree(target, ignore_errors=True)
+            remove_scratch(target)
         raise BadInput(f"{len(result.load.problems)} problem(s) in the answers; nothing applied:\n"
                        + format_problems(result.load.problems))
     settings = result.load.settings
@@ -75,8 +105,9 @@ def render_into(directory: Path, answers: Path | None, *, scratch: bool = False,
                     tuple(str(w) for w in result.load.warnings))
 
 
-def _printer(stream=sys.stdout, verbose: bool = False):
+def _printer(stream=None, verbose: bool = False):
     lock = threading.Lock()  # stages run in threads: one whole line at a time
+    stream = stream or sys.stdout  # the stdout of now (the CLI masks it), not of import time
 
     def show(event: Event) -> None:
         with lock:
@@ -96,7 +127,8 @@ def _printer(stream=sys.stdout, verbose: bool = False):
 def _context(prepared: Prepared, directory: Path, options: Options, *, dry_run: bool,
              answers: Path | None) -> Context:
     # A dry run changes nothing in DIR either: its log goes with the scratch copy.
-    runner = Runner(prepared.directory / LOG_FILE, prepared.masker, dry_run=dry_run)
+    runner = Runner(prepared.directory / LOG_FILE, prepared.masker, dry_run=dry_run,
+                    command_limit=time_limit(options.timeout))
     if prepared.directory != directory:
         # Show the real directory in commands, not the scratch copy a dry run renders into.
         scratch, real = str(prepared.directory), str(directory)
@@ -116,20 +148,15 @@ def _chain(first, second):
     return lambda text: second(first(text))
 
 
-@contextmanager
-def _ctrl_c_cancels(ctx: Context) -> Iterator[None]:
-    def interrupt(signum, frame):  # noqa: ARG001
+def _ctrl_c_cancels(ctx: Context):
+    def stop() -> None:
         print("\nstopping: the running command is being stopped; the state is kept", file=sys.stderr)
         ctx.cancel.set()
         if "cluster" in ctx.__dict__:  # opened already: end its waits too
             ctx.cluster.cancel()
         threading.Thread(target=ctx.runner.cancel, daemon=True).start()  # it waits up to 5 s
 
-    previous = signal.signal(signal.SIGINT, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return interrupts.cancelling(stop)
 
 
 def review(ctx: Context, stages: list[Stage], state) -> dict[str, str]:
@@ -150,17 +177,23 @@ def review(ctx: Context, stages: list[Stage], state) -> dict[str, str]:
     return reasons
 
 
+# Refusals before anything was applied: exit 2, one message.
+REFUSED = (BadInput, AnswersError, LockHeld, StateFileError, secretstore.SecretFileError, SecretsMissing,
+           InstallDirError)
+
+
 def install(directory: Path, answers: Path | None, *, yes: bool, dry_run: bool, from_stage: str | None,
-            only: str | None, options: Options, verbose: bool = False, bootstrap: bool = False) -> int:
+            only: str | None, options: Options, verbose: bool = False, bootstrap: bool = False,
+            regenerate: bool = False) -> int:
     try:
         with InstallLock(directory) if not dry_run else _no_lock():
-            prepared = render_into(directory, answers, scratch=dry_run)
+            prepared = render_into(directory, answers, scratch=dry_run, regenerate=regenerate)
             try:
                 return _apply(prepared, directory, answers, yes=yes, dry_run=dry_run, from_stage=from_stage,
                               only=only, options=options, verbose=verbose, bootstrap=bootstrap)
             finally:
                 prepared.cleanup()
-    except (BadInput, AnswersError, LockHeld, StateFileError, secretstore.SecretFileError) as err:
+    except REFUSED as err:
         print(f"install: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -168,6 +201,8 @@ def install(directory: Path, answers: Path | None, *, yes: bool, dry_run: bool, 
 def _apply(prepared: Prepared, directory: Path, answers: Path | None, *, yes: bool, dry_run: bool,
            from_stage: str | None, only: str | None, options: Options, verbose: bool, bootstrap: bool) -> int:
     ctx = _context(prepared, directory, options, dry_run=dry_run, answers=answers)
+    # The log first: a log that cannot be written (a link, no permission) refuses before anything runs.
+    ctx.runner.log("install", f"binderhub-wizard {__version__}: {'dry run' if dry_run else 'install'} of {directory}")
     stages = plan(prepared.settings, bootstrap=bootstrap)
     names = [s.name for s in stages]
     for wanted in (from_stage, only):
@@ -222,7 +257,7 @@ def status(directory: Path) -> int:
     try:
         state = load_state(directory)
         prepared = render_into(directory, None, scratch=True)
-    except (BadInput, AnswersError, StateFileError, secretstore.SecretFileError) as err:
+    except REFUSED as err:
         print(f"status: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
@@ -251,14 +286,15 @@ def _status_table(prepared: Prepared, state) -> None:
 
 def verify(directory: Path, options: Options) -> int:
     try:
+        state = load_state(directory)
         prepared = render_into(directory, None, scratch=True)
-    except (BadInput, AnswersError, secretstore.SecretFileError) as err:
+    except REFUSED as err:
         print(f"verify: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         ctx = _context(prepared, directory, options, dry_run=True, answers=None)
         ctx.rerender = None
-        engine = Engine(ctx, plan(prepared.settings), load_state(directory), _printer())
+        engine = Engine(ctx, plan(prepared.settings), state, _printer())
         results = engine.verify_all()
     finally:
         prepared.cleanup()

@@ -1,15 +1,44 @@
 """The install directory: answers, rendered files, secrets (0600), state and log live in it.
 
-Writes are atomic (a temporary file in the same directory, then rename), and a file that holds a
-secret is created 0600 before its first byte is written.
+The directory is created 0700 (whatever the umask: secrets live in it). Files in it are never
+opened through a symbolic link (O_NOFOLLOW), so a link planted there cannot make the wizard read or
+write elsewhere. Writes are atomic (a temporary file in the same directory, then rename), and a
+file that holds a secret is created 0600 before its first byte is written. A set of files is
+written all or nothing: every new content is staged first, and only then renamed into place.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+_CAUSES = {
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied (check the owner and mode of the directory, or run as its owner)",
+    errno.EPERM: "the operation is not permitted",
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.ELOOP: "it is a symbolic link, which the wizard does not follow inside the install directory",
+    errno.EISDIR: "it is a directory",
+    errno.ENOTDIR: "a part of the path is not a directory",
+    errno.EEXIST: "it exists and is not a directory",
+    errno.EIO: "an input/output error of the device",
+}
+
+
+class InstallDirError(Exception):
+    """The install directory could not be read or written: one line saying what and why."""
+
+
+def explain(err: OSError, action: str, path: Path | str) -> InstallDirError:
+    cause = _CAUSES.get(err.errno or 0) or (err.strerror or err.__class__.__name__).lower()
+    name = errno.errorcode.get(err.errno or 0, "")
+    return InstallDirError(f"cannot {action} {path}: {cause}" + (f" ({name})" if name else ""))
 
 
 @dataclass(frozen=True)
@@ -20,10 +49,47 @@ class RenderedFile:
     secret: bool = False
 
 
-def write_atomic(path: Path, content: str | bytes, mode: int = 0o644) -> None:
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # mkstemp creates the file 0600, so a secret is never readable by others, not even briefly.
+def ensure_directory(directory: Path) -> bool:
+    """Create DIR 0700 if missing (its parents as the umask says); True when it was created."""
+    if directory.is_dir():
+        return False
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700)
+        return True
+    except FileExistsError:
+        if directory.is_dir():
+            return False
+        raise explain(OSError(errno.EEXIST, "exists"), "create the install directory", directory) from None
+    except OSError as err:
+        raise explain(err, "create the install directory", directory) from None
+
+
+def open_private(path: Path, flags: int, mode: int = 0o600) -> int:
+    """os.open without following a symbolic link at `path`; errors explained in one line."""
+    try:
+        return os.open(path, flags | _NOFOLLOW, mode)
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        action = "write" if flags & (os.O_WRONLY | os.O_RDWR) else "read"
+        raise explain(err, action, path) from None
+
+
+def read_private(path: Path) -> bytes:
+    """The bytes of a file of the install directory (FileNotFoundError if it is not there)."""
+    fd = open_private(path, os.O_RDONLY)
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
+    except OSError as err:
+        raise explain(err, "read", path) from None
+
+
+def _stage(path: Path, data: bytes, mode: int) -> str:
+    """A fully written, synced temporary file beside `path`; its name."""
+    # mkstemp creates the file 0600 with O_EXCL, so a secret is never readable by others, not even
+    # briefly, and no link is followed.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -31,13 +97,31 @@ def write_atomic(path: Path, content: str | bytes, mode: int = 0o644) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _remove(tmp)
         raise
+    return tmp
+
+
+def _remove(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+
+
+def write_atomic(path: Path, content: str | bytes, mode: int = 0o644) -> None:
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    ensure_directory(path.parent)
+    try:
+        tmp = _stage(path, data, mode)
+    except OSError as err:
+        raise explain(err, "write", path) from None
+    try:
+        os.replace(tmp, path)  # a link at `path` is replaced, never followed
+    except OSError as err:
+        _remove(tmp)
+        raise explain(err, "write", path) from None
     _fsync_dir(path.parent)
 
 
@@ -60,19 +144,55 @@ class WriteReport:
     unchanged: list[str]
 
 
+class PartialWrite(InstallDirError):
+    """Renaming the staged files failed part-way: says exactly which files are new."""
+
+
+def _unchanged(path: Path, item: RenderedFile) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+    except OSError:
+        return False  # missing, or a link: (re)write it
+    try:
+        same_mode = (os.fstat(fd).st_mode & 0o777) == item.mode
+        with os.fdopen(fd, "rb") as handle:
+            return same_mode and handle.read() == item.content.encode("utf-8")
+    except OSError:
+        return False
+
+
 def write_files(directory: Path, files: list[RenderedFile]) -> WriteReport:
-    """Write every file whose content or mode changed; leave the others untouched."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written, unchanged = [], []
-    for item in files:
-        path = directory / item.name
+    """Write every file whose content or mode changed; leave the others untouched. All or nothing:
+    on a full disk or a read-only directory, no file changes (and a directory made for it goes)."""
+    created = ensure_directory(directory)
+    changed = [item for item in files if not _unchanged(directory / item.name, item)]
+    staged: list[tuple[str, RenderedFile]] = []
+    try:
+        for item in changed:
+            staged.append((_stage(directory / item.name, item.content.encode("utf-8"), item.mode), item))
+    except OSError as err:
+        for tmp, _item in staged:
+            _remove(tmp)
+        if created:
+            _remove_empty(directory)
+        raise explain(err, "write", directory / item.name) from None
+    written: list[str] = []
+    for index, (tmp, item) in enumerate(staged):
         try:
-            same = path.read_text(encoding="utf-8") == item.content and (path.stat().st_mode & 0o777) == item.mode
-        except (FileNotFoundError, UnicodeDecodeError):
-            same = False
-        if same:
-            unchanged.append(item.name)
-            continue
-        write_atomic(path, item.content, item.mode)
+            os.replace(tmp, directory / item.name)
+        except OSError as err:
+            for rest, _item in staged[index:]:
+                _remove(rest)
+            missing = [i.name for _t, i in staged[index:]]
+            raise PartialWrite(f"{explain(err, 'write', directory / item.name)}; written before that: "
+                               f"{', '.join(written) or 'none'}; not written: {', '.join(missing)}") from None
         written.append(item.name)
-    return WriteReport(written, unchanged)
+    _fsync_dir(directory)
+    return WriteReport(written, [item.name for item in files if item not in changed])
+
+
+def _remove_empty(directory: Path) -> None:
+    try:
+        directory.rmdir()
+    except OSError:
+        pass

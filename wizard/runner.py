@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-MASK = "****"
+from . import redact
+from .installdir import open_private
+
+MASK = redact.MASK
 LOG_FILE = "install.log"
 
 
@@ -34,9 +37,26 @@ class CommandResult:
         return "\n".join(self.output.rstrip("\n").splitlines()[-lines:])
 
 
+TIMED_OUT = 124  # the exit code of a command stopped at its time limit (as timeout(1) has it)
+LIMITED = ("helm", "kubectl")  # the commands that talk to the API server, and may hang on it
+
+
+def time_limit(timeout: float) -> float:
+    """How long one helm or kubectl command may run, from --timeout (how long each check waits):
+    the same again as a margin, at most 30 s more. helm without --wait returns once it has sent
+    its objects (hook Jobs excepted, which it bounds itself at 5 minutes)."""
+    return timeout + min(30.0, timeout)
+
+
 class CommandFailed(Exception):
-    def __init__(self, result: CommandResult, display: str):
-        super().__init__(f"`{display}` exited with {result.exit_code}")
+    def __init__(self, result: CommandResult, display: str, limit: float | None = None):
+        if result.exit_code == TIMED_OUT and limit is not None:
+            message = (f"`{display}` did not finish within {limit:.0f} s and was stopped (each helm and kubectl "
+                       "command may take --timeout plus a margin); the cluster's API server answers too slowly or "
+                       "not at all: check it (kubectl get --raw /readyz), then run again to retry")
+        else:
+            message = f"`{display}` exited with {result.exit_code}"
+        super().__init__(message)
         self.result = result
         self.display = display
 
@@ -49,19 +69,17 @@ OutputListener = Callable[[str, str], None]  # (stage, masked line)
 
 
 class Masker:
-    """Replaces every known secret by ****, longest first (one secret may contain another)."""
+    """Masks secrets in what a command prints or a message says: these secrets, and every other
+    one the process knows (wizard.redact is the one masking path)."""
 
     def __init__(self, secrets: Iterable[str] = ()):
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        redact.remember(*secrets)
 
     def add(self, secret: str) -> None:
-        if secret and len(secret) >= 4 and secret not in self._secrets:
-            self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)
+        redact.remember(secret)
 
     def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text
+        return redact.redact(text)
 
 
 def _die_with_parent() -> None:
@@ -77,8 +95,10 @@ def _die_with_parent() -> None:
 
 class Runner:
     def __init__(self, log_path: Path, masker: Masker | None = None, *, dry_run: bool = False,
-                 listener: OutputListener | None = None, env: dict[str, str] | None = None):
+                 listener: OutputListener | None = None, env: dict[str, str] | None = None,
+                 command_limit: float | None = None):
         self.log_path = log_path
+        self.command_limit = command_limit  # seconds a helm or kubectl command may run; None: no limit
         self.mask = masker or Masker()
         self.dry_run = dry_run
         self.listener = listener
@@ -93,8 +113,11 @@ class Runner:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         masked = self.mask(text)
         with self._lock:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            # Never through a link: a planted install.log -> /etc/... must not be appended to.
+            try:
+                fd = open_private(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            except FileNotFoundError:
+                return  # its directory is gone: a scratch copy removed while output still trickled in
             with os.fdopen(fd, "a", encoding="utf-8") as handle:
                 for line in masked.splitlines() or [""]:
                     handle.write(f"{stamp} [{stage}] {line}\n")
@@ -124,6 +147,8 @@ class Runner:
 
         self.log(stage, f"$ {display}")
         self._emit(stage, f"$ {display}")
+        if timeout is None and os.path.basename(argv[0]) in LIMITED:
+            timeout = self.command_limit
         chunks: list[str] = []
 
         def collect(line: str) -> None:
@@ -149,15 +174,20 @@ class Runner:
         with self._lock:
             self._running[id(process)] = process
         try:
-            process.wait()
+            try:
+                process.wait()
+            except (KeyboardInterrupt, SystemExit):
+                # Ctrl+C or SIGTERM while waiting: the command must not outlive the wizard's exit.
+                self._kill(process)
+                raise
             code = 0
         except sh.ErrorReturnCode as err:
             code = err.exit_code
         except sh.SignalException as err:
             code = -abs(getattr(err, "exit_code", 1))
         except sh.TimeoutException:
-            code = 124
-            chunks.append(f"(stopped after {timeout:.0f} s)")
+            code = TIMED_OUT
+            chunks.append(f"(stopped after {timeout:.0f} s: the time limit of this command)")
         finally:
             with self._lock:
                 self._running.pop(id(process), None)
@@ -167,8 +197,16 @@ class Runner:
         result = CommandResult(tuple(argv), code, "\n".join(chunks))
         self.log(stage, f"exit {code}" + (" (output not logged: it holds a secret)" if hide_output else ""))
         if check and code != 0:
-            raise CommandFailed(result, display)
+            raise CommandFailed(result, display, timeout)
         return result
+
+    @staticmethod
+    def _kill(process) -> None:
+        try:
+            process.signal_group(9)
+            process.wait()
+        except Exception:  # noqa: BLE001 - gone already, or it ended with an error code
+            pass
 
     def cancel(self) -> None:
         """Stop every running command: SIGTERM to its process group, SIGKILL after 5 s."""

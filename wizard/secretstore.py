@@ -10,7 +10,8 @@ import secrets as _random
 from pathlib import Path
 from typing import Callable
 
-from . import yamlio
+from . import redact, yamlio
+from .installdir import read_private
 
 SECRET_FILE = "secret.yaml"
 
@@ -24,6 +25,15 @@ LOCATIONS: dict[str, tuple[str, ...]] = {
 }
 # Generated like the original notes' `openssl rand -hex 32`.
 GENERATED = ("generated.proxy_secret_token", "generated.binder_api_token")
+# What a new value of a generated secret does to a running install (said before rotating one).
+ROTATION_EFFECTS = {
+    "generated.proxy_secret_token": "the hub and its proxy restart with a new shared token; until both have, "
+                                    "the hub cannot add routes and new servers are unreachable",
+    "generated.binder_api_token": "BinderHub's token for the hub changes; launches in flight fail, and "
+                                  "BinderHub cannot start servers until the hub and BinderHub both restarted",
+    "registry.password": "the in-cluster registry gets a new password; pushes and pulls with the old one "
+                         "fail until BinderHub and the registry restarted (images already built stay)",
+}
 
 
 class SecretFileError(Exception):
@@ -34,11 +44,17 @@ def read_stored(directory: Path) -> dict[str, str]:
     """Secrets already in DIR/secret.yaml, by answer path. Missing file: none."""
     path = directory / SECRET_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_private(path).decode("utf-8")
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError:
+        raise SecretFileError(f"{path} is not UTF-8 text; fix or move it (it holds the install's secrets, so "
+                              "the wizard will not overwrite it)") from None
     try:
         values = yamlio.loads(text) or {}
+    except yamlio.YAMLShapeError as err:
+        raise SecretFileError(f"{path}: {err}. Fix it (it holds the install's secrets, so the wizard will not "
+                              "overwrite it)") from None
     except yamlio.YAMLError:
         # Never include the parser's message: it quotes the line, which may hold a secret.
         raise SecretFileError(f"{path} is not valid YAML; fix or move it (it holds the install's "
@@ -50,6 +66,7 @@ def read_stored(directory: Path) -> dict[str, str]:
             node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, str) and node:
             stored[key] = node
+    redact.remember(*stored.values())
     return stored
 
 
@@ -65,6 +82,7 @@ def complete(given: dict[str, str], stored: dict[str, str], generate: tuple[str,
     for key in generate:
         if key not in merged:
             merged[key] = token()
+    redact.remember(*merged.values())
     return merged
 
 

@@ -7,12 +7,11 @@ Secrets (fields marked `secret`) are never echoed in a problem message.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Callable
 
-from . import validate as v
+from . import redact, validate as v
 from .charts import CHARTS, RENAMED_CHARTS
 
 REQUIRED = object()  # sentinel default: the field must be answered (when it applies)
@@ -215,12 +214,9 @@ def shown(path: str, value: Any) -> str:
     if spec is not None and spec.secret:
         return "(hidden)"
     if isinstance(value, str):
-        # A URL may carry a password (postgresql://user:PASSWORD@host): mask it before showing.
-        value = _URL_PASSWORD.sub(r"\1:(hidden)@", value)
+        # A URL may carry a password (postgresql://user:PASSWORD@host), whatever its characters.
+        value = redact.hide_url_credentials(value)
     return v._show(value)
-
-
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
 
 
 def check_field(path: str, value: Any, answers: dict | None = None) -> v.Checked:
@@ -236,6 +232,10 @@ def load_answers(raw: Any, stored_secrets: dict[str, str] | None = None) -> Load
     result = LoadResult(None)
     if raw is None:
         raw = {}
+    # Known before any message is made: secrets as given, and passwords written into URLs.
+    redact.remember_answers(raw)
+    redact.remember(*[value for spec in FIELDS if spec.secret
+                      for value in [_get(raw, spec.path)] if isinstance(value, str)])
     if not isinstance(raw, dict):
         result.problems.append(Problem("(answers)", "", "the answers file is not a mapping of sections",
                                        "sections such as network:, tls:, auth:"))
@@ -333,7 +333,7 @@ def _load_chart_map(value: Any, section: str, check: Callable | None, result: Lo
         try:
             loaded[name] = (check(item) if check else _chart_source(item)).value
         except v.Invalid as err:
-            result.problems.append(Problem(path, v._show(item), err.why, err.allowed))
+            result.problems.append(Problem(path, shown(path, item), err.why, err.allowed))
     return loaded
 
 

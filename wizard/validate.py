@@ -67,6 +67,9 @@ _PRIVATE_NETS = tuple(ipaddress.ip_network(n) for n in
 def ip_address(value: object) -> Checked:
     allowed = "the IPv4 or IPv6 address of the node that receives ports 80 and 443"
     text = _text(value, "an IP address").strip()
+    if "%" in text:
+        # Python accepts `fe80::1%eth0` and any text after the %; a zone only names a link of one machine.
+        raise Invalid("has a zone id (%...), which names a link of one machine, not an address", allowed)
     try:
         addr = ipaddress.ip_address(text)
     except ValueError:
@@ -355,7 +358,7 @@ def name_list(value: object, *, what: str = "user names") -> Checked:
         return Checked([])
     if not isinstance(value, list):
         raise Invalid("is not a list", allowed)
-    seen: list[str] = []
+    seen: dict[str, None] = {}  # ordered, and a lookup that does not grow with the list
     for item in value:
         text = _text(item, what)
         try:
@@ -364,9 +367,8 @@ def name_list(value: object, *, what: str = "user names") -> Checked:
             raise Invalid(f"has an entry with a control character ({_show(item)})", allowed) from None
         if not _USERNAME.match(text):
             raise Invalid(f"has an entry that is not valid ({_show(item)})", allowed)
-        if text not in seen:
-            seen.append(text)
-    return Checked(seen)
+        seen.setdefault(text, None)
+    return Checked(list(seen))
 
 
 def postgres_url(value: object) -> Checked:

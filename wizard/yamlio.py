@@ -114,12 +114,96 @@ def dumps_all(documents: list[Any]) -> str:
                          allow_unicode=True, width=100, indent=2, explicit_start=True)
 
 
+# --- reading: files a person may have edited, or an attacker written ---------------------------
+
+# How many nodes aliases may add in all once expanded: plenty for `allowed_users: *admins`, far
+# too few for a "billion laughs" document, which is refused before a single object is built.
+ALIAS_EXPANSION_LIMIT = 10_000
+
+
+class YAMLShapeError(yaml.YAMLError):
+    """A document PyYAML would read, refused by us: a key twice, or aliases that expand too far.
+    Its message is ours and names lines and keys, never a value."""
+
+
+class _StrictLoader(_Loader):  # type: ignore[misc, valid-type]
+    def construct_mapping(self, node, deep=False):
+        # A key twice is a mistake (two `client_secret:` lines): YAML forbids it, PyYAML keeps the last.
+        seen: dict = {}
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:
+                continue  # an unhashable key: PyYAML itself refuses it below
+            if first is not key_node:
+                raise YAMLShapeError(f"the key {_key_text(key)} appears twice, on line {first.start_mark.line + 1} "
+                                     f"and on line {key_node.start_mark.line + 1}; keep one")
+        return super().construct_mapping(node, deep=deep)
+
+
+def _key_text(key: Any) -> str:
+    text = repr(key) if not isinstance(key, str) else key
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    return []
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document whose aliases expand to more than ALIAS_EXPANSION_LIMIT extra nodes, or
+    refer to themselves. Linear in the nodes as written: expanded sizes are summed, not built."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        if finished:
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in _children(node))
+            open_nodes.discard(id(node))
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            raise YAMLShapeError(f"an alias on line {node.start_mark.line + 1} refers to a node that contains it")
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+    added = sizes[id(root)] - len(sizes)
+    if added > ALIAS_EXPANSION_LIMIT:
+        raise YAMLShapeError(f"its aliases (*name) expand to {added:,} more values, over the limit of "
+                             f"{ALIAS_EXPANSION_LIMIT:,}; write the values out instead")
+
+
+def _documents(text: str):
+    loader = _StrictLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            _check_expansion(node)
+            yield loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def loads(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)
+    """One document (an empty text: None), with duplicate keys and alias bombs refused."""
+    documents = _documents(text)
+    first = next(documents, None)
+    if next(documents, None) is not None:
+        raise YAMLShapeError("it holds more than one document (a line `---` in the middle); keep one")
+    return first
 
 
 def loads_all(text: str) -> list[Any]:
-    return [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
+    return [doc for doc in _documents(text) if doc is not None]
 
 
 YAMLError = yaml.YAMLError

@@ -184,9 +184,12 @@ class FakeKube:
         self.faults.add(_Fault(method, re.compile(path_regex), status, 0.0, times, message))
 
     def slow(self, path_regex: str, seconds: float, method: str | None = None,
-             times: int | None = None) -> None:
-        """Delay matching requests by `seconds` before they are served."""
-        self.faults.add(_Fault(method, re.compile(path_regex), None, seconds, times, None))
+             times: int | None = None) -> _Fault:
+        """Delay matching requests by `seconds` before they are served. The fault's `times` counts
+        down as requests are delayed, so a test can tell that its delays were met."""
+        fault = _Fault(method, re.compile(path_regex), None, seconds, times, None)
+        self.faults.add(fault)
+        return fault
 
     def deny(self, verb: str | None = None, resource: str | None = None, group: str | None = None,
              namespace: str | None = None) -> None:
