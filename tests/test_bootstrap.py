@@ -12,6 +12,7 @@ import pytest
 from wizard import bootstrap as b
 from wizard.host import ADMIN_CONF, HostFacts
 from wizard.kubeadmconfig import kubeadm_config
+from wizard.yamlio import loads_all
 
 SWAPS_HEADER = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
 FSTAB = "UUID=0a1b / ext4 errors=remount-ro 0 1\n/swap.img\tnone\tswap\tsw\t0\t0\n"
@@ -142,7 +143,9 @@ def test_behind_nat_kubeadm_picks_the_address_itself():
     nat = replace(FRESH, addresses=("127.0.0.1", "10.0.0.5"))
     written = {c.argv[1]: c.stdin for _, cs in b.plan(nat) for c in cs if c.argv[0] == "tee"}
     assert written[KUBEADM_CONFIG] == kubeadm_config("v1.37.2", "10.244.0.0/16", "203.0.113.10", None)
-    assert "advertiseAddress" not in written[KUBEADM_CONFIG] and "- 203.0.113.10" in written[KUBEADM_CONFIG]
+    documents = {doc["kind"]: doc for doc in loads_all(written[KUBEADM_CONFIG])}
+    assert "advertiseAddress" not in written[KUBEADM_CONFIG]
+    assert "203.0.113.10" in documents["ClusterConfiguration"]["apiServer"]["certSANs"]
 
 
 def test_a_rerun_on_an_initialised_node_skips_init_and_leaves_fstab_alone():

@@ -15,6 +15,7 @@ from wizard.runner import Runner
 from wizard.settings import load_answers
 from wizard.stages import plan
 from wizard.state import InstallState
+from wizard.yamlio import loads_all
 
 
 def dry_run(tmp_path, facts: host.HostFacts) -> list[tuple[str, str]]:
@@ -74,8 +75,10 @@ def test_the_kubeadm_configuration_advertises_the_public_ip_only_where_it_is_loc
         stage = next(s for s in node_stages(settings) if s.name == "node-kubeadm-config")
         stage.apply(ctx)
         written[advertised] = next(stdin for argv, stdin in seen if argv[-1].endswith("kubeadm-config.yaml"))
-    assert f"advertiseAddress: {public_ip}" in written[True]
-    assert "advertiseAddress" not in written[False] and f"- {public_ip}" in written[False]
+    advertised, behind_nat = ({doc["kind"]: doc for doc in loads_all(written[key])} for key in (True, False))
+    assert advertised["InitConfiguration"]["localAPIEndpoint"]["advertiseAddress"] == public_ip
+    assert "advertiseAddress" not in written[False]
+    assert public_ip in behind_nat["ClusterConfiguration"]["apiServer"]["certSANs"]
 
 
 def test_host_preflight_refuses_an_unsupported_machine(tmp_path):
