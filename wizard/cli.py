@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         # Ctrl+C or SIGTERM outside the stages (a prompt, a render, verify's checks): finally
         # blocks have run, so no scratch copy of a secret is left behind.
         print("\ninterrupted; nothing more was done", file=sys.stderr)
+        if argv is None:
+            _exit_now(EXIT_FAILED)
         return EXIT_FAILED
     except BrokenPipeError:
         # Output piped into `head` and the like: stop quietly, as other command-line tools do.
@@ -126,6 +128,22 @@ def main(argv: list[str] | None = None) -> int:
         # The machine in the way (no permission, read-only, full): one line, not a traceback.
         print(f"wizard: {explain(err, 'use', err.filename or '(unknown file)')}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _exit_now(code: int) -> None:
+    """End the program now: a thread stuck on a request the interrupt cut short (the API server
+    holding it) must not keep an interrupted wizard alive at exit."""
+    import os
+
+    install = sys.modules.get("wizard.install")
+    if install is not None:
+        install.remove_all_scratch()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _main(argv: list[str] | None) -> int:

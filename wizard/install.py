@@ -44,7 +44,7 @@ def remove_scratch(path: Path) -> None:
 
 
 @atexit.register
-def _remove_all_scratch() -> None:
+def remove_all_scratch() -> None:
     for path in list(_scratch):
         remove_scratch(path)
 
