@@ -12,5 +12,7 @@ would, for the objects a test names.
   more nodes (`add_node`).
 - standins.py: ClusterIssuer and Certificate conditions, Ingress and Service status, a volume
   provisioner for one StorageClass.
+- faultproxy.py: `FaultProxy` in front of an API server (fixtures `fault_proxy`, `fault_proxy_env`):
+  injected error answers, slow or held requests, an API that stops and starts again.
 - controlplane.py: `ControlPlane`, usable without pytest (the benchmark): start(), kubeconfig, stop().
 """

@@ -135,3 +135,35 @@ def real_api_server(real_kube: RealKube, tmp_path: Path):
     yield start
     for kube in extra:
         kube.control_plane.stop()
+
+
+@pytest.fixture
+def fault_proxy(real_kube: RealKube, tmp_path: Path):
+    """A started FaultProxy (faultproxy.py) in front of the session's API server; stopped after the test."""
+    from .faultproxy import FaultProxy
+
+    proxy = FaultProxy.in_front_of(real_kube.control_plane.api, tmp_path / "fault-proxy").start()
+    yield proxy
+    proxy.clear()
+    proxy.stop()
+
+
+@pytest.fixture
+def fault_proxy_env(fault_proxy, tmp_path: Path) -> dict[str, str]:
+    """Like real_kube_env, pointed at the fault proxy."""
+    return fault_proxy.env(tmp_path / "proxy-kube-state")
+
+
+@pytest.fixture(scope="module")
+def real_kube_without_nodes(real_kube: RealKube, tmp_path_factory):
+    """Another cluster with no node until a test registers one: its own API server over the
+    session's etcd, alone (no controllers, no kwok: 3 s to start instead of 10), for tests that need
+    every node to be of their choosing (standins.register_node writes what their kubelet would).
+    Module-scoped: each test removes the nodes it added."""
+    control_plane = ControlPlane(real_kube.control_plane.binaries, tmp_path_factory.mktemp("without-nodes"),
+                                 etcd=real_kube.control_plane.etcd, controllers=False)
+    kube = _start(control_plane)
+    try:
+        yield kube
+    finally:
+        control_plane.stop()
