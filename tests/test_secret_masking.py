@@ -14,8 +14,8 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from tests.install_harness import make_install
 from tests.variants import BASE
+from tests.wizard_process import example_answers, run_wizard
 from wizard.cli import main
 from wizard.settings import load_answers
 
@@ -132,32 +132,34 @@ exec "{real}" "$@"
 """
 
 
-def test_a_failing_command_that_prints_the_secrets_is_masked_everywhere(tmp_path, fake_kube, kube_env):
-    """stdout, stderr, install.log and state.json, after helm printed secret.yaml in its error."""
+def test_a_failing_command_that_prints_the_secrets_is_masked_everywhere(tmp_path, real_kube_env, real_namespace):
+    """stdout, stderr, install.log and state.json, after helm printed secret.yaml in its error.
+    The binderhub stage alone, against the real control plane: before helm it reads the release's
+    records (real Secrets list, none yet); helm itself is the wrapper above, so nothing is installed."""
     import shutil
 
     tools = tmp_path / "tools"
     tools.mkdir()
     helm = tools / "helm"
-    helm.write_text(FAKE_HELM.replace("{real}", shutil.which("helm", path=kube_env["PATH"])))
+    helm.write_text(FAKE_HELM.replace("{real}", shutil.which("helm", path=real_kube_env["PATH"])))
     helm.chmod(0o755)
-    env = {**kube_env, "PATH": f"{tools}{os.pathsep}{kube_env['PATH']}"}
-    install = make_install(tmp_path, fake_kube, env, changes={
+    env = {**real_kube_env, "PATH": f"{tools}{os.pathsep}{real_kube_env['PATH']}"}
+    answers = example_answers(tmp_path, {
+        "cluster": {"namespace": real_namespace("binder")},
         "auth": {"client_secret": SECRETS["auth.client_secret"]},
         "hub": {"database": {"type": "postgres", "url": "postgresql://hub@db.example.org:5432/hub",
                              "password": SECRETS["hub.database.password"]}}})
-    try:
-        run = install.install("-v", wait=10)
-        assert run.returncode == 1 and "[binderhub] failed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
-        assert "UPGRADE FAILED" in run.stdout
-        kept = {name: (install.directory / name).read_text() for name in ("install.log", "state.json")}
-        assert "UPGRADE FAILED" in kept["install.log"] and "secretToken" in kept["install.log"]
-        generated = yaml.safe_load((install.directory / "secret.yaml").read_text())["jupyterhub"]["proxy"]["secretToken"]
-        for text in (run.stdout, run.stderr, *kept.values()):
-            assert_hidden(text, SECRETS["auth.client_secret"], SECRETS["hub.database.password"], generated)
-            assert "example-registry-password" not in text
-    finally:
-        install.stop()
+    directory = tmp_path / "setup"
+    run = run_wizard(env, directory, "install", "--answers", str(answers), "--yes", "--only", "binderhub", "-v",
+                     "--timeout", "10")
+    assert run.returncode == 1 and "[binderhub] failed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "UPGRADE FAILED" in run.stdout
+    kept = {name: (directory / name).read_text() for name in ("install.log", "state.json")}
+    assert "UPGRADE FAILED" in kept["install.log"] and "secretToken" in kept["install.log"]
+    generated = yaml.safe_load((directory / "secret.yaml").read_text())["jupyterhub"]["proxy"]["secretToken"]
+    for text in (run.stdout, run.stderr, *kept.values()):
+        assert_hidden(text, SECRETS["auth.client_secret"], SECRETS["hub.database.password"], generated)
+        assert "example-registry-password" not in text
 
 
 def test_the_masking_path_masks_every_form():

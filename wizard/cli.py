@@ -138,6 +138,11 @@ def _exit_now(code: int) -> None:
     install = sys.modules.get("wizard.install")
     if install is not None:
         install.remove_all_scratch()
+    # The kubernetes client writes the kubeconfig's CA, client certificate and key to temporary
+    # files that only its atexit hook removes, and os._exit skips atexit hooks.
+    kube_config = sys.modules.get("kubernetes.config.kube_config")
+    if kube_config is not None:
+        kube_config._cleanup_temp_files()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
