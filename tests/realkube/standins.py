@@ -134,3 +134,99 @@ class VolumeProvisioner:
         self.provisioned.append(name)
         return name
 
+
+
+class AdmissionWebhook:
+    """Plays a validating admission webhook's server (ingress-nginx's controller, say) for one
+    ValidatingWebhookConfiguration the real API server calls: HTTPS on 127.0.0.1 with a test CA
+    (the configuration's caBundle), allowing every review and recording it. `register` creates the
+    configuration before anything listens (the API server then gets "connection refused", as with
+    a controller pod not ready yet); `start` listens; `close` stops and deletes the configuration.
+
+    What the API server does with it (calling it on dry runs too, failurePolicy Fail, the
+    namespaceSelector) is real; only the webhook's answer is the test's."""
+
+    def __init__(self, api: client.ApiClient, directory, name: str, namespace: str,
+                 resources: tuple[str, str, str] = ("networking.k8s.io", "v1", "ingresses")):
+        import base64
+        import ssl
+
+        from tests.realkube.controlplane import free_port
+        from tests.tls_standin import TestCA
+
+        directory.mkdir(parents=True, exist_ok=True)
+        self.api, self.name, self.namespace, self.resources = api, name, namespace, resources
+        ca = TestCA(directory, f"{name} webhook CA")
+        cert, key = ca.issue(["127.0.0.1"])
+        self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.tls.load_cert_chain(cert, key)
+        self.ca_bundle = base64.b64encode(ca.ca_path.read_bytes()).decode()
+        self.port = free_port()
+        self.reviews: list[dict] = []
+        self._server = None
+
+    def register(self) -> "AdmissionWebhook":
+        group, version, plural = self.resources
+        client.AdmissionregistrationV1Api(self.api).create_validating_webhook_configuration({
+            "metadata": {"name": self.name},
+            "webhooks": [{
+                "name": f"{self.name}.realkube.test", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                "failurePolicy": "Fail", "timeoutSeconds": 2,
+                "clientConfig": {"url": f"https://127.0.0.1:{self.port}/validate", "caBundle": self.ca_bundle},
+                "rules": [{"apiGroups": [group], "apiVersions": [version], "operations": ["CREATE", "UPDATE"],
+                           "resources": [plural]}],
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": self.namespace}},
+            }]})
+        return self
+
+    def start(self) -> "AdmissionWebhook":
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                review = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                webhook.reviews.append(review["request"])
+                answer = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                                     "response": {"uid": review["request"]["uid"], "allowed": True}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def close(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+        try:
+            client.AdmissionregistrationV1Api(self.api).delete_validating_webhook_configuration(self.name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+
+def register_node(api: client.ApiClient, name: str, *, ready: bool = True, **options) -> dict:
+    """A node as its kubelet registers it and then reports it (Ready, or NotReady with the kubelet's
+    reason), for an API server without kwok (fixture real_kube_without_nodes); nothing renews it,
+    so only where no node lifecycle controller runs. `options` go to nodes.node_manifest."""
+    from tests.realkube.nodes import node_manifest
+
+    manifest = node_manifest(name, **options)
+    del manifest["metadata"]["annotations"]  # not kwok's to manage
+    reason, message = (("KubeletReady", "kubelet is posting ready status") if ready else
+                       ("KubeletNotReady", "container runtime network not ready: NetworkReady=false"))
+    manifest["status"]["conditions"] = [{"type": "Ready", "status": "True" if ready else "False", "reason": reason,
+                                         "message": message, "lastHeartbeatTime": _now(),
+                                         "lastTransitionTime": _now()}]
+    return client.CoreV1Api(api).create_node(manifest)
