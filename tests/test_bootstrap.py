@@ -377,23 +377,56 @@ def test_containerd_version_guard_agrees(tmp_path, printed, new_enough):
     assert run.returncode == (0 if new_enough else 1), run.stderr
 
 
+# kubectl, with a kubeadm node's admin.conf swapped for the test cluster's kubeconfig (nothing else changed).
+KUBECTL_SHIM = """#!/bin/sh
+for arg; do
+  shift
+  case "$arg" in --kubeconfig=/etc/kubernetes/admin.conf) set -- "$@" "--kubeconfig={kubeconfig}" ;; *) set -- "$@" "$arg" ;; esac
+done
+exec "{real}" "$@"
+"""
+
+
 @pytest.mark.parametrize("taints, untainted", [
-    ("node-role.kubernetes.io/control-plane", False),
-    ("node.kubernetes.io/not-ready node-role.kubernetes.io/control-plane", False),
-    ("", True),
-    ("node-role.kubernetes.io/control-plane-extra", True),
+    (["node-role.kubernetes.io/control-plane"], False),
+    (["node.kubernetes.io/not-ready", "node-role.kubernetes.io/control-plane"], False),
+    ([], True),
+    (["node-role.kubernetes.io/control-plane-extra"], True),
     (None, False),          # the cluster does not answer: try to untaint, and fail loudly
 ])
-def test_untaint_guard_agrees(tmp_path, taints, untainted):
-    fake = tmp_path / "kubectl"
-    fake.write_text("#!/bin/sh\n" + (f"printf '%s' '{taints}'\n" if taints is not None else "exit 1\n"))
-    fake.chmod(0o755)
+def test_untaint_guard_agrees(tmp_path, monkeypatch, request, real_kube_without_nodes, taints, untainted):
+    """The host reader (hostread) and the shell guard of bootstrap-node.sh both ask the real kubectl
+    for the nodes' taint keys (its jsonpath over real Node objects, on an API server holding only
+    this test's node), and agree with Untainted.holds. Only the kubeconfig path is the test's; what
+    the kubelet would post for the node is written by standins.register_node."""
+    from kubernetes import client
+
+    from tests.realkube import standins
+    from wizard import hostread
+
+    kubeconfig = real_kube_without_nodes.kubeconfig
+    if taints is None:
+        proxy = request.getfixturevalue("fault_proxy")
+        proxy.stop()  # an API that does not answer
+        kubeconfig = proxy.kubeconfig
+    else:
+        standins.register_node(real_kube_without_nodes.api, "control-plane-1",
+                               taints=[{"key": key, "effect": "NoSchedule"} for key in taints])
+        request.addfinalizer(lambda: client.CoreV1Api(real_kube_without_nodes.api).delete_node("control-plane-1"))
+    shim = tmp_path / "bin" / "kubectl"
+    shim.parent.mkdir()
+    shim.write_text(KUBECTL_SHIM.replace("{kubeconfig}", str(kubeconfig)).replace("{real}", shutil.which("kubectl")))
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}:/usr/bin:/bin")
+    read = hostread._node_taints(frozenset({"kubectl"}))
+    # The real API server's TaintNodesByCondition admission adds not-ready to a node as it registers
+    # (the node lifecycle controller, which does not run here, removes it once the node is Ready).
+    assert read == (None if taints is None else frozenset(taints) | {"node.kubernetes.io/not-ready"})
     guard = b.Untainted("node-role.kubernetes.io/control-plane")
-    facts = HostFacts(node_taints=None if taints is None else frozenset(taints.split()))
-    assert guard.holds(facts) is untainted
+    assert guard.holds(HostFacts(node_taints=read)) is untainted
     run = subprocess.run(["bash", "-c", f"if {guard.shell()}; then exit 0; else exit 1; fi"],
-                         env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
-    assert (run.returncode == 0) is untainted
+                         env={"PATH": f"{shim.parent}:/usr/bin:/bin"}, capture_output=True, text=True, timeout=60)
+    assert (run.returncode == 0) is untainted, run.stderr
 
 
 def test_placeholders_become_quoted_shell_variables():

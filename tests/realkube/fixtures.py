@@ -154,12 +154,12 @@ def fault_proxy_env(fault_proxy, tmp_path: Path) -> dict[str, str]:
     return fault_proxy.env(tmp_path / "proxy-kube-state")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def real_kube_without_nodes(real_kube: RealKube, tmp_path_factory):
     """Another cluster with no node until a test registers one: its own API server over the
     session's etcd, alone (no controllers, no kwok: 3 s to start instead of 10), for tests that need
     every node to be of their choosing (standins.register_node writes what their kubelet would).
-    Module-scoped: each test removes the nodes it added."""
+    Started once per session, when a test first asks: each test removes the nodes it added."""
     control_plane = ControlPlane(real_kube.control_plane.binaries, tmp_path_factory.mktemp("without-nodes"),
                                  etcd=real_kube.control_plane.etcd, controllers=False)
     kube = _start(control_plane)
