@@ -53,7 +53,9 @@ from tests.fakekube.fixtures import fake_kube, kube_env  # noqa: E402,F401
 from tests.realkube.fixtures import (  # noqa: E402,F401
     pod_behaviours, real_api_server, real_kube, real_kube_env, real_namespace,
 )
-from tests.realkube.fixtures import fault_proxy, fault_proxy_env, real_kube_without_nodes  # noqa: E402,F401
+from tests.realkube.fixtures import (  # noqa: E402,F401
+    cert_manager_crds, fault_proxy, fault_proxy_env, real_kube_without_nodes,
+)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -63,13 +63,11 @@ def failure(check, ctx) -> CheckFailed:
 
 @pytest.fixture(scope="module", autouse=True)
 def fixed_namespaces(real_kube):
-    """Made once for the module, removed (and waited for) after it, with the CRDs if it left them."""
+    """Made once for the module, removed (and waited for) after it."""
     made = [name for name in FIXED_NAMESPACES if objects.ensure_namespace(real_kube.api, name)]
     yield
     for name in made:  # all at once, then wait: the namespace controller takes ~5 s over each
         objects.delete_namespace(real_kube.api, name, wait=False)
-    objects.remove_cert_manager_crds(real_kube.api, wait=False)
-    objects.remove_cert_manager_crds(real_kube.api)
     for name in made:
         objects.delete_namespace(real_kube.api, name)
 
@@ -164,9 +162,8 @@ def test_ingress_passes(real_kube, tmp_path, traefik, undo):
 # --- cert-manager and the issuer ---------------------------------------------------------------
 
 @pytest.fixture
-def issuer(real_kube, undo):
+def issuer(real_kube, cert_manager_crds, undo):
     """The ClusterIssuer of the example answers, accepted by the real CRD's schema."""
-    objects.ensure_cert_manager_crds(real_kube.api)
     custom = client.CustomObjectsApi(real_kube.api)
     custom.create_cluster_custom_object("cert-manager.io", "v1", "clusterissuers", {
         "apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "letsencrypt-prod"},
@@ -196,11 +193,12 @@ def test_cert_manager_webhook_down_is_explained(real_kube, tmp_path):
     assert "cert-manager-webhook" in str(err)
 
 
-def test_cert_manager_without_crds_is_explained(real_kube, tmp_path, undo):
+def test_cert_manager_without_crds_is_explained(real_kube, real_kube_env, tmp_path, cert_manager_crds, undo):
     """The webhook's Deployment rolls out for real; with no CRDs the real server answers the
     dry-run Certificate 404. Once the real CRDs are Established, the same dry run passes their
     schema (no cert-manager webhook is registered here, so its x509 phase is not met)."""
     objects.remove_cert_manager_crds(real_kube.api)
+    undo(lambda: objects.ensure_cert_manager_crds(real_kube.api, real_kube_env))  # the session's, after all
     apps = client.AppsV1Api(real_kube.api)
     apps.create_namespaced_deployment("cert-manager", deployment("cert-manager-webhook"))
     undo(lambda: apps.delete_namespaced_deployment("cert-manager-webhook", "cert-manager"))
@@ -209,7 +207,7 @@ def test_cert_manager_without_crds_is_explained(real_kube, tmp_path, undo):
     assert "CRDs are missing" in err.problem, err
     # Retried until the deadline: accepted once the CRDs appear (as cainjector's CA would).
     ctx = context(real_kube.kubeconfig, tmp_path, timeout=20)
-    timer = threading.Timer(0.5, objects.ensure_cert_manager_crds, (real_kube.api,))
+    timer = threading.Timer(0.5, objects.ensure_cert_manager_crds, (real_kube.api, real_kube_env))
     timer.start()
     checks.cert_manager_api(ctx)
     timer.join()
@@ -397,13 +395,13 @@ def test_registry_stage_failures_have_their_own_message(tmp_path, registry, case
     assert "right-password" not in str(err) and "wrong" not in err.problem.replace("wrong password", "")
 
 
-def test_in_cluster_registry_stage_waits_for_it_and_refuses_anonymous_access(real_kube, tmp_path, undo):
+def test_in_cluster_registry_stage_waits_for_it_and_refuses_anonymous_access(real_kube, tmp_path, cert_manager_crds,
+                                                                            undo):
     """The registry's Deployment rolls out for real; its Certificate's Ready condition is what
     cert-manager would write (standins.set_certificate_ready)."""
     from tests.registry_standin import Behaviour, RegistryStandin, make_ca
 
     api = real_kube.api
-    objects.ensure_cert_manager_crds(api)
     apps, custom = client.AppsV1Api(api), client.CustomObjectsApi(api)
     apps.create_namespaced_deployment("registry", deployment("registry"))
     undo(lambda: apps.delete_namespaced_deployment("registry", "registry"))

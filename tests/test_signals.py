@@ -19,13 +19,12 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.realkube import objects
 from tests.wizard_process import example_answers, run_wizard, start_wizard
 
 
 @pytest.fixture
-def cert_manager_crds(real_kube):
-    made = objects.ensure_cert_manager_crds(real_kube.api)
+def issuer_kind(real_kube, cert_manager_crds):
+    """The real cert-manager CRDs; the ClusterIssuer the issuer stage applies is deleted after the test."""
     yield
     try:
         client.CustomObjectsApi(real_kube.api).delete_cluster_custom_object(
@@ -33,11 +32,9 @@ def cert_manager_crds(real_kube):
     except ApiException as error:
         if error.status != 404:
             raise
-    if made:
-        objects.remove_cert_manager_crds(real_kube.api)
 
 
-def test_ctrl_c_again_and_again_still_exits_1(tmp_path, real_kube_env, cert_manager_crds):
+def test_ctrl_c_again_and_again_still_exits_1(tmp_path, real_kube_env, issuer_kind):
     """Ctrl+C held down: one every 20 ms from the first until the process ends, so some land while
     the stages unwind and some after; none may kill the wizard by the signal."""
     directory = tmp_path / "setup"

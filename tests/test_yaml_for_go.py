@@ -241,39 +241,32 @@ def named_namespaces(real_kube):
 
 
 def test_kubectl_reads_every_manifest_with_the_namespace_as_written(tmp_path, real_kube, real_kube_env,
-                                                                     named_namespaces):
+                                                                     cert_manager_crds, named_namespaces):
     """kubectl (Go) reads every manifest file we apply (one call for all), each install directory
     with a namespace that some YAML resolver would type, and the real API server takes every object
     in a server-side dry run: its schemas (the real cert-manager CRDs' for the ClusterIssuer and the
     registry's Certificate), and each ConfigMap's namespace as written. The namespaces exist for
     real (a dry run cannot make the namespace its objects go into); nothing else is stored."""
-    from tests.realkube import objects
+    named_namespaces(*NAMESPACES, "registry")
+    in_cluster = {"type": "in-cluster", "url": None, "username": None, "password": None, "image_prefix": None}
+    files = []
+    for namespace in NAMESPACES:
+        raw = merge(copy.deepcopy(BASE), {"cluster": {"namespace": namespace}, "registry": in_cluster})
+        directory = tmp_path / namespace
+        assert export(raw, directory, token=iter(TOKENS).__next__).ok
+        files += sorted(directory.glob("*_configmap.yaml"))
+    files += [tmp_path / NAMESPACES[0] / "binderhub-issuer.yaml", tmp_path / NAMESPACES[0] / "registry.yaml"]
+    run = subprocess.run(["kubectl", "apply", "--dry-run=server", "-o", "json",
+                          *[arg for path in files for arg in ("-f", str(path))]],
+                         env=real_kube_env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    items = json.loads(run.stdout)["items"]
+    read = [item["metadata"]["namespace"] for item in items if item["kind"] == "ConfigMap"]
+    assert read == [namespace for namespace in NAMESPACES for _ in range(4)]
+    from kubernetes import client
 
-    crds_made = objects.ensure_cert_manager_crds(real_kube.api)
-    try:
-        named_namespaces(*NAMESPACES, "registry")
-        in_cluster = {"type": "in-cluster", "url": None, "username": None, "password": None, "image_prefix": None}
-        files = []
-        for namespace in NAMESPACES:
-            raw = merge(copy.deepcopy(BASE), {"cluster": {"namespace": namespace}, "registry": in_cluster})
-            directory = tmp_path / namespace
-            assert export(raw, directory, token=iter(TOKENS).__next__).ok
-            files += sorted(directory.glob("*_configmap.yaml"))
-        files += [tmp_path / NAMESPACES[0] / "binderhub-issuer.yaml", tmp_path / NAMESPACES[0] / "registry.yaml"]
-        run = subprocess.run(["kubectl", "apply", "--dry-run=server", "-o", "json",
-                              *[arg for path in files for arg in ("-f", str(path))]],
-                             env=real_kube_env, capture_output=True, text=True, timeout=120)
-        assert run.returncode == 0, run.stderr[-3000:]
-        items = json.loads(run.stdout)["items"]
-        read = [item["metadata"]["namespace"] for item in items if item["kind"] == "ConfigMap"]
-        assert read == [namespace for namespace in NAMESPACES for _ in range(4)]
-        from kubernetes import client
-
-        stored = {cm.metadata.name for cm in client.CoreV1Api(real_kube.api).list_namespaced_config_map(NAMESPACES[0]).items}
-        assert stored <= {"kube-root-ca.crt"}, f"a dry run stores nothing: {stored}"
-    finally:
-        if crds_made:
-            objects.remove_cert_manager_crds(real_kube.api)
+    stored = {cm.metadata.name for cm in client.CoreV1Api(real_kube.api).list_namespaced_config_map(NAMESPACES[0]).items}
+    assert stored <= {"kube-root-ca.crt"}, f"a dry run stores nothing: {stored}"
 
 
 HUB_MISREADS = ["=", "<<", "0b_", "2026-02-30", "2001-12-14 21:59:43.10 -5"]

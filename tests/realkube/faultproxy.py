@@ -1,11 +1,10 @@
 """A small HTTPS proxy in front of a real API server, for the faults a healthy server never shows:
 error answers (500, 409, 429 ...), slow or held requests, and an API that stops listening.
 
-Clients reach it with the kubeconfig it writes (its own test CA, no client credentials); it
-forwards each request to the real API server as the admin (client certificate; the
-clients' token is dropped) and streams the
-answer back, watches included (chunked, flushed as each event arrives). HTTP/1.1 only (it offers
-no h2), and no upgrades (exec, attach, port-forward are refused with a Status).
+Clients reach it with the kubeconfig it writes (its own test CA, a token it drops); it forwards
+each request to the real API server as the admin (client certificate) and streams the answer
+back, watches included (chunked, flushed as each event arrives). HTTP/1.1 only (it offers no h2),
+and no upgrades (exec, attach, port-forward are refused with a Status).
 
     proxy = FaultProxy.in_front_of(real_kube.control_plane.api, tmp_path / "proxy").start()
     proxy.inject("GET", r"^/api/v1/nodes$", status=500, times=2)   # the next two such GETs

@@ -167,3 +167,13 @@ def real_kube_without_nodes(real_kube: RealKube, tmp_path_factory):
         yield kube
     finally:
         control_plane.stop()
+
+
+@pytest.fixture(scope="session")
+def cert_manager_crds(real_kube: RealKube, tmp_path_factory) -> None:
+    """cert-manager's ClusterIssuer and Certificate CRDs (the real ones) on the session's cluster,
+    from the first test that asks until the end: deleting CRDs is slow and can stall (objects.py).
+    A test that removes them must leave them installed again."""
+    from .objects import ensure_cert_manager_crds
+
+    ensure_cert_manager_crds(real_kube.api, real_kube.env(tmp_path_factory.mktemp("crds")))
