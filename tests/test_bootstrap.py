@@ -417,7 +417,10 @@ def test_untaint_guard_agrees(tmp_path, monkeypatch, request, real_kube_without_
     shim.parent.mkdir()
     shim.write_text(KUBECTL_SHIM.replace("{kubeconfig}", str(kubeconfig)).replace("{real}", shutil.which("kubectl")))
     shim.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{shim.parent}:/usr/bin:/bin")
+    # kubectl's discovery cache goes under the test's directory, not $HOME (or the working directory without HOME).
+    env = {"PATH": f"{shim.parent}:/usr/bin:/bin", "HOME": str(tmp_path), "KUBECACHEDIR": str(tmp_path / "kube-cache")}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
     read = hostread._node_taints(frozenset({"kubectl"}))
     # The real API server's TaintNodesByCondition admission adds not-ready to a node as it registers
     # (the node lifecycle controller, which does not run here, removes it once the node is Ready).
@@ -425,7 +428,7 @@ def test_untaint_guard_agrees(tmp_path, monkeypatch, request, real_kube_without_
     guard = b.Untainted("node-role.kubernetes.io/control-plane")
     assert guard.holds(HostFacts(node_taints=read)) is untainted
     run = subprocess.run(["bash", "-c", f"if {guard.shell()}; then exit 0; else exit 1; fi"],
-                         env={"PATH": f"{shim.parent}:/usr/bin:/bin"}, capture_output=True, text=True, timeout=60)
+                         env=env, capture_output=True, text=True, timeout=60)
     assert (run.returncode == 0) is untainted, run.stderr
 
 
