@@ -226,8 +226,9 @@ NAMESPACES = ["y", "n", "on", "no", "true", "null", "0815", "1e3", "0o17", "0x1f
 
 @pytest.fixture
 def named_namespaces(real_kube):
-    """Namespaces with the names given; those this test made are deleted after it, and waited for
-    when the wizard uses the name itself (registry), so that a later test can make it again."""
+    """Namespaces with the names given; those this test made are deleted after it, without waiting
+    (~5 s): a later test that needs one of the names (registry) makes it with
+    objects.ensure_namespace, which waits for a deletion in progress."""
     from tests.realkube import objects
 
     made: list[str] = []
@@ -237,7 +238,7 @@ def named_namespaces(real_kube):
 
     yield make
     for name in made:
-        objects.delete_namespace(real_kube.api, name, wait=name == "registry")
+        objects.delete_namespace(real_kube.api, name, wait=False)
 
 
 def test_kubectl_reads_every_manifest_with_the_namespace_as_written(tmp_path, real_kube, real_kube_env,
