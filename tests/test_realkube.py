@@ -264,8 +264,14 @@ def test_cert_manager_and_network_standins_write_status_the_checks_read(real_kub
     rendered = run(env, "helm", "template", "cert-manager", str(chart), "--set", "crds.enabled=true",
                    *(arg for crd in crds for arg in ("--show-only", crd))).stdout
     run(env, "kubectl", "apply", "--server-side", "-f", "-", stdin=rendered)
-    run(env, "kubectl", "wait", "--for=condition=Established", "crd/clusterissuers.cert-manager.io",
-        "crd/certificates.cert-manager.io")
+    # Polled, not `kubectl wait`: kubectl fails at once when its watch ends with an error before the
+    # CRD has any conditions ("<nil> is of the type <nil>"), which happens on a loaded machine.
+    extensions = client.ApiextensionsV1Api(api)
+    for plural in ("clusterissuers", "certificates"):
+        wait_for(lambda: any(c.type == "Established" and c.status == "True"
+                             for c in extensions.read_custom_resource_definition(
+                                 f"{plural}.cert-manager.io").status.conditions or ()),
+                 f"the {plural} CRD to be Established")
 
     namespace = real_namespace("certs")
     issuer = f"letsencrypt-{namespace}"
