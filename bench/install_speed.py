@@ -1,17 +1,20 @@
-"""The install engine's speed on the fake cluster, each figure measured in this same run:
+"""The install engine's speed on the real control plane with the real charts, each figure
+measured in this same run:
 
 1. Wall time of a full `wizard install` with scripted readiness delays, against the critical path of
    those delays through the stage graph (target: at most 1.2x), and against their sum (the original
-   notes' order: one step after the other).
-2. Time from a condition becoming true in the fake to the check noticing it (target: median < 0.5 s).
+   notes' order: one step after the other). The delays are kwok's (a pod's ready-after, per workload,
+   tests/realkube/pods.py) and the stand-in controllers' (tests/realkube/standins.py).
+2. Time from a condition becoming true in the API server to the check noticing it (target: median
+   < 0.5 s).
 3. The checks' requests to the API per stage, so a polling regression shows.
 
+Needs the control plane binaries (scripts/build-control-plane.sh; BINDERHUB_WIZARD_CONTROL_PLANE).
 Run: PATH=.venv/bin:.tools/bin:$PATH .venv/bin/python bench/install_speed.py
 """
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import tempfile
@@ -22,8 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.fakekube.server import FakeKube  # noqa: E402
-from tests.install_harness import make_install  # noqa: E402
+from tests.install_harness import InstallCluster, make_real_install  # noqa: E402
+from tests.realkube.controlplane import find_binaries  # noqa: E402
 
 # Seconds until each object is ready after the chart creates it (scripted readiness).
 # Of the order a small real cluster shows (image pulls, ACME registration), scaled down.
@@ -49,22 +52,21 @@ def critical_path(stages, gate: dict[str, float]) -> float:
     return max(end.values())
 
 
-def full_install(tmp: Path) -> tuple[float, float, float, dict[str, int]]:
+def full_install(tmp: Path) -> tuple[float, float, float, dict[str, int], InstallCluster]:
     from wizard.install import render_into
     from wizard.stages import plan
 
-    (tmp / "fake").mkdir()
-    fake = FakeKube(tmp / "fake").start()
-    env = dict(os.environ, KUBECONFIG=str(fake.kubeconfig_path), KUBECACHEDIR=str(tmp / "kc"),
-               HELM_CACHE_HOME=str(tmp / "hc"), HELM_CONFIG_HOME=str(tmp / "hcfg"), HELM_DATA_HOME=str(tmp / "hd"),
-               PATH=os.pathsep.join([str(REPO / ".venv" / "bin"), str(REPO / ".tools" / "bin"), os.environ["PATH"]]))
+    binaries, why = find_binaries()
+    if binaries is None:
+        raise SystemExit(why)
     d = DELAYS
-    install = make_install(tmp, fake, env, delays={
-        "Deployment": 0.0, "PersistentVolumeClaim": d["hub-db-dir"], "Ingress": d["ingress"],
-        "ClusterIssuer.cert-manager.io": d["letsencrypt-prod"], "Certificate.cert-manager.io": d["certificate"]})
-    fake.controller.auto("Deployment", delay=0.0, per_name={k: v for k, v in d.items()
-                                                             if k in ("ingress-nginx-controller", "cert-manager-webhook",
-                                                                      "hub", "proxy", "binder")})
+    cluster = InstallCluster(
+        binaries, tmp / "cluster", volume_delay=d["hub-db-dir"],
+        pod_delays={name: d[name] for name in ("ingress-nginx-controller", "cert-manager-webhook", "hub", "proxy",
+                                               "binder")},
+        delays={"ClusterIssuer/letsencrypt-prod": d["letsencrypt-prod"], "Ingress": d["ingress"],
+                "Certificate": d["certificate"]})
+    install = make_real_install(tmp, cluster)
     try:
         started = time.monotonic()
         result = install.install("-v", wait=120)
@@ -75,10 +77,12 @@ def full_install(tmp: Path) -> tuple[float, float, float, dict[str, int]]:
         gate = gates()
         wall_engine = _engine_seconds(result.stdout)
         return wall, wall_engine, critical_path(stages, gate), {
-            "sum": sum(gate[s.name] for s in stages), **_requests(result.stdout)}
+            "sum": sum(gate[s.name] for s in stages), **_requests(result.stdout)}, cluster
+    except BaseException:
+        cluster.stop()
+        raise
     finally:
         install.stop()
-        fake.close()
 
 
 def _engine_seconds(stdout: str) -> float:
@@ -99,49 +103,50 @@ def _requests(stdout: str) -> dict[str, int]:
     return counts
 
 
-def notice_latency(tmp: Path, rounds: int = 15) -> list[float]:
-    """Flip a ClusterIssuer to Ready at a known moment while a check waits for it."""
-    import yaml
+def notice_latency(cluster: InstallCluster, rounds: int = 15) -> list[float]:
+    """Flip a ClusterIssuer to Ready at a known moment while a check waits for it (the install left
+    cert-manager's CRDs and its webhook stand-in in place; the stand-in controllers are stopped)."""
+    from kubernetes import client
 
+    from tests.realkube.standins import set_cluster_issuer_ready
     from wizard.kube import Cluster, Resource, is_true
 
-    (tmp / "fake2").mkdir()
-    fake = FakeKube(tmp / "fake2").start()
-    crd = REPO.parent / "shared" / "upstream" / "cert-manager.io_clusterissuers.yaml"
-    fake.create(yaml.safe_load(crd.read_text()))
-    cluster = Cluster(str(fake.kubeconfig_path))
+    cluster.controllers.stop()
+    custom = client.CustomObjectsApi(cluster.api)
+    wizard_cluster = Cluster(str(cluster.kube.kubeconfig))
     latencies = []
-    try:
-        for i in range(rounds):
-            name = f"issuer-{i}"
-            fake.create({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": name},
-                         "spec": {"acme": {"server": "https://acme.invalid", "privateKeySecretRef": {"name": "k"},
-                                           "solvers": []}}})
-            flipped: list[float] = []
+    for i in range(rounds):
+        name = f"issuer-{i}"
+        custom.create_cluster_custom_object("cert-manager.io", "v1", "clusterissuers", {
+            "apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": name},
+            "spec": {"acme": {"server": "https://acme.invalid", "privateKeySecretRef": {"name": "k"},
+                              "solvers": []}}})
+        flipped: list[float] = []
 
-            def flip(name: str = name, flipped: list[float] = flipped) -> None:
-                time.sleep(0.3)
-                flipped.append(time.monotonic())
-                fake.set_condition("clusterissuers.cert-manager.io", None, name, "Ready", "True")
+        def flip(name: str = name, flipped: list[float] = flipped) -> None:
+            time.sleep(0.3)
+            flipped.append(time.monotonic())
+            set_cluster_issuer_ready(cluster.api, name)
 
-            thread = threading.Thread(target=flip)
-            thread.start()
-            resource = Resource(f"ClusterIssuer {name}", cluster.custom.list_cluster_custom_object,
-                                ("cert-manager.io", "v1", "clusterissuers"))
-            cluster.wait_for(resource, name, lambda o: is_true(o, "Ready"), timeout=10)
-            noticed = time.monotonic()
-            thread.join()
-            latencies.append(noticed - flipped[0])
-    finally:
-        fake.close()
+        thread = threading.Thread(target=flip)
+        thread.start()
+        resource = Resource(f"ClusterIssuer {name}", wizard_cluster.custom.list_cluster_custom_object,
+                            ("cert-manager.io", "v1", "clusterissuers"))
+        wizard_cluster.wait_for(resource, name, lambda o: is_true(o, "Ready"), timeout=10)
+        noticed = time.monotonic()
+        thread.join()
+        latencies.append(noticed - flipped[0])
     return latencies
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as directory:
         tmp = Path(directory)
-        wall, engine, path, extra = full_install(tmp)
-        latencies = notice_latency(tmp)
+        wall, engine, path, extra, cluster = full_install(tmp)
+        try:
+            latencies = notice_latency(cluster)
+        finally:
+            cluster.stop()
     total = extra.pop("sum")
     ratio = wall / path
     print(f"scripted delays: critical path {path:.1f} s, one after another (the original notes' order) {total:.1f} s")
