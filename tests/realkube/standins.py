@@ -300,6 +300,16 @@ class ClusterControllers:
         if self.provisioner:
             self.provisioner.__exit__(None, None, None)
 
+    def withhold_issuer(self, name: str) -> None:
+        """Never make this ClusterIssuer Ready, and clear the status it has (as for an issuer whose
+        ACME account is still being registered)."""
+        self.delays[f"ClusterIssuer/{name}"] = float("inf")
+        try:
+            self.custom.patch_cluster_custom_object_status(*CERT_MANAGER, "clusterissuers", name, {"status": None})
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
     def _delay(self, kind: str, name: str) -> float:
         return self.delays.get(f"{kind}/{name}", self.delays.get(kind, 0.0))
 
