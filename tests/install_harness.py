@@ -33,6 +33,7 @@ from tests.toolenv import kube_tool_env
 # Every chart the wizard installs, from its real archive.
 CHART_KEYS = ("localpv-provisioner", "traefik", "ingress-nginx", "cert-manager", "binderhub")
 PUBLIC_IP = "203.0.113.10"  # the example answers'
+NODE_IP = "10.0.0.10"  # the node's InternalIP, as a kubelet reports it (kwok has none of its own)
 # Pods by workload (labels of the real charts' pod templates), for readiness delays.
 WORKLOADS = {
     "ingress-nginx-controller": {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"},
@@ -79,8 +80,11 @@ class InstallCluster:
         from tests.realkube.standins import ClusterControllers, WebhookStandin
 
         self.directory = directory
+        node = node_manifest(NODE_NAME)
+        node["status"]["addresses"] = [{"type": "InternalIP", "address": NODE_IP},
+                                       {"type": "Hostname", "address": NODE_NAME}]
         self.kube = _start(ControlPlane(binaries, directory / "control-plane", etcd=etcd, controllers=True,
-                                        node=node_manifest(NODE_NAME)))
+                                        node=node))
         self.api = self.kube.api
         network = self.kube.control_plane.api.network
         self.webhooks = {
