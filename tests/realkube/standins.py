@@ -6,16 +6,26 @@ Service's, and the local-path provisioner (openebs-hostpath) creates a Persisten
 None of them runs against the test control plane, so a test calls these helpers for exactly the
 objects it names, and everything else (binding a claim to the volume, endpoints, rollouts) is left
 to the real controllers. The code under test never calls them.
+
+For whole installs: WebhookStandin plays the pods behind an admission webhook and its CA
+injection; ClusterControllers runs the status writers above (and cert-manager's ingress-shim) in a
+thread, after delays a test or the benchmark chooses.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
+import json
+import ssl
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from tests.tls_standin import TestCA
 
 CERT_MANAGER = ("cert-manager.io", "v1")
 SELECTED_NODE = "volume.kubernetes.io/selected-node"  # the scheduler's choice for a WaitForFirstConsumer claim
@@ -141,7 +151,6 @@ class VolumeProvisioner:
         return name
 
 
-
 class WebhookStandin:
     """Plays the pods behind an admission webhook Service, and the CA injection that makes the API
     server trust them (cert-manager's cainjector; kube-webhook-certgen's patch Job for ingress-nginx).
@@ -160,12 +169,6 @@ class WebhookStandin:
 
     def __init__(self, api: client.ApiClient, network, directory, namespace: str, service: str, *,
                  validating: tuple[str, ...] = (), mutating: tuple[str, ...] = ()):
-        import json
-        import ssl
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        from tests.tls_standin import TestCA
-
         self.api, self.network = api, network
         self.namespace, self.service = namespace, service
         self.validating, self.mutating = validating, mutating
@@ -236,8 +239,6 @@ class WebhookStandin:
         self._inject()
 
     def _inject(self) -> None:
-        import base64
-
         bundle = base64.b64encode(self.ca_bundle).decode()
         registration = client.AdmissionregistrationV1Api(self.api)
         for names, read, patch in ((self.validating, registration.read_validating_webhook_configuration,
