@@ -57,7 +57,8 @@ def test_sigkill_at_stage_boundaries_and_mid_stage_then_resume_and_status(tmp_pa
     triggers = ["[cert-manager] running",      # the boundary after preflight, three helm installs starting
                 "[ingress] waiting up to",     # mid-check
                 "[issuer] done",               # the boundary before registry and binderhub
-                "[binderhub] $ helm upgrade",  # mid-command: helm killed, its release left pending
+                "[binderhub] $ helm upgrade",  # mid-command: helm killed as it starts (a release it leaves
+                                               # pending is recovered by the next run: test_helm_recovery)
                 "[binderhub] done"]            # the boundary before endpoints
     try:
         secrets_before = None
