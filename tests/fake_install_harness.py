@@ -2,8 +2,9 @@
 fault injection (HTTP 500s, a held request, a stopped API) until tests/realkube has a fault proxy:
 answers pointing at stand-in charts for ingress-nginx, cert-manager and BinderHub (the fake cannot
 run their hook Jobs), a fake that plays the controllers after chosen delays, and the HTTPS
-stand-ins. Everything else installs on the real control plane (tests/install_harness.py).
-Goes with tests/fakekube."""
+stand-ins. tests/test_signals.py and tests/test_secret_masking.py still reach it through
+tests.install_harness.make_install until they move. Everything else installs on the real control
+plane (tests/install_harness.py). Goes with tests/fakekube."""
 
 from __future__ import annotations
 
