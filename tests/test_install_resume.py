@@ -1,6 +1,12 @@
 """Killed at any moment and started again, the install finishes: no duplicate releases or objects,
 the same secrets, a readable state. Faults from the API and from helm fail a stage with an
-explanation, keep the state, and a retry works. One install at a time per directory."""
+explanation, keep the state, and a retry works. One install at a time per directory.
+
+The installs run on the real control plane with the real charts (tests/install_harness.py says
+what is real and what stands in). Three tests stay on the fake API server (tests/fakekube) because
+they need faults a real API server does not make on demand (HTTP 500s and 409s on chosen paths, a
+request held for minutes, the API stopped and started): they move once tests/realkube has its
+fault-injecting proxy."""
 
 from __future__ import annotations
 
@@ -13,7 +19,8 @@ import sys
 import pytest
 
 from tests.conftest import REPO
-from tests.install_harness import make_install
+from tests.fake_install_harness import make_fake_install
+from tests.install_harness import helm_releases, install_cluster, make_real_install  # noqa: F401
 
 STAGES = ("storage", "ingress", "cert-manager", "issuer", "registry", "namespace", "binderhub", "endpoints")
 
@@ -39,25 +46,20 @@ def run_until(install, trigger: str, timeout: float = 120) -> str:
     return "".join(seen)
 
 
-def releases(fake) -> dict[str, int]:
-    """Release name -> how many deployed/pending records helm keeps for it (its release Secrets)."""
-    counts: dict[str, int] = {}
-    for ns in ("openebs", "ingress-nginx", "cert-manager", "binder"):
-        for secret in fake.list("secrets", ns):
-            labels = secret["metadata"].get("labels") or {}
-            if labels.get("owner") == "helm" and labels.get("status") == "deployed":
-                counts[labels["name"]] = counts.get(labels["name"], 0) + 1
-    return counts
-
-
-def test_sigkill_at_every_stage_boundary_and_mid_stage_then_resume(tmp_path, fake_kube, kube_env):
-    install = make_install(tmp_path, fake_kube, kube_env,
-                           delays={"Deployment": 0.4, "ClusterIssuer.cert-manager.io": 0.4})
-    # A stage's start is the boundary after the stages it needs; "done" lines add the boundaries
-    # after the stages that others wait on together.
-    triggers = [f"[{stage}] running" for stage in STAGES]                      # boundaries, apply starting
-    triggers += ["[binderhub] $ helm upgrade", "[ingress] waiting up to"]      # mid-command, mid-check
-    triggers += ["[preflight] done", "[issuer] done", "[binderhub] done"]      # boundaries
+@pytest.mark.slow
+def test_sigkill_at_stage_boundaries_and_mid_stage_then_resume_and_status(tmp_path, install_cluster):
+    """SIGKILL (the whole process group: helm and kubectl too) at stage boundaries, as helm starts
+    installing a chart with hooks and CRDs, in the middle of a helm upgrade and in the middle of a
+    check; each run resumes the last. The real helm's release records show no duplicate and nothing
+    left pending, verify passes, and `status` shows every stage done, then binderhub stale after an
+    answer it depends on changed. (A subset of the boundaries: each run costs a preflight.)"""
+    install = make_real_install(tmp_path, install_cluster)
+    triggers = ["[cert-manager] running",      # the boundary after preflight, three helm installs starting
+                "[ingress] waiting up to",     # mid-check
+                "[issuer] done",               # the boundary before registry and binderhub
+                "[binderhub] $ helm upgrade",  # mid-command: helm killed as it starts (a release it leaves
+                                               # pending is recovered by the next run: test_helm_recovery)
+                "[binderhub] done"]            # the boundary before endpoints
     try:
         secrets_before = None
         for trigger in triggers:
@@ -73,15 +75,26 @@ def test_sigkill_at_every_stage_boundary_and_mid_stage_then_resume(tmp_path, fak
         final = install.install()
         assert final.returncode == 0, final.stdout[-3000:] + final.stderr[-2000:]
         assert (install.directory / "secret.yaml").read_bytes() == secrets_before
-        assert set(releases(fake_kube)) == {"openebs", "ingress-nginx", "cert-manager", "binder"}
-        assert all(count == 1 for count in releases(fake_kube).values()), releases(fake_kube)
-        assert install.verify().returncode == 0
+        releases = helm_releases(install_cluster.api)
+        assert set(releases) == {"openebs", "ingress-nginx", "cert-manager", "binder"}
+        assert all(statuses.count("deployed") == 1 and not any(s.startswith("pending") for s in statuses)
+                   for statuses in releases.values()), releases
+        verified = install.verify()
+        assert verified.returncode == 0, verified.stdout[-3000:]
+
+        table = install.run("status").stdout
+        assert all(f"{stage:<13} done" in table for stage in STAGES), table
+        answers = (install.directory / "answers.yaml").read_text().replace("capacity: 10Gi", "capacity: 20Gi")
+        (install.directory / "answers.yaml").write_text(answers)
+        table = install.run("status").stdout
+        assert "binderhub     stale" in table and "storage       done" in table
     finally:
         install.stop()
 
 
 def test_api_faults_fail_a_stage_with_an_explanation_and_a_retry_works(tmp_path, fake_kube, kube_env):
-    install = make_install(tmp_path, fake_kube, kube_env)
+    """On the fake API server (injected 500s, 409s and slow answers; see the module docstring)."""
+    install = make_fake_install(tmp_path, fake_kube, kube_env)
     try:
         # HTTP 500 on the ClusterIssuer reads of the issuer check.
         fake_kube.inject("GET", r"^/apis/cert-manager\.io/v1/clusterissuers", status=500, times=None,
@@ -110,7 +123,8 @@ def test_api_faults_fail_a_stage_with_an_explanation_and_a_retry_works(tmp_path,
 
 
 def test_an_unreachable_api_is_explained_and_a_retry_works(tmp_path, fake_kube, kube_env):
-    install = make_install(tmp_path, fake_kube, kube_env)
+    """On the fake API server (stopped and started again; see the module docstring)."""
+    install = make_fake_install(tmp_path, fake_kube, kube_env)
     try:
         fake_kube.stop()
         down = install.install(wait=3)
@@ -122,14 +136,17 @@ def test_an_unreachable_api_is_explained_and_a_retry_works(tmp_path, fake_kube, 
         install.stop()
 
 
-def test_a_failing_helm_is_explained_and_fixing_the_answer_recovers(tmp_path, fake_kube, kube_env):
-    broken = make_install(tmp_path, fake_kube, kube_env, changes={"charts": {"binderhub": str(tmp_path / "missing")}})
+@pytest.mark.slow
+def test_a_failing_helm_is_explained_and_fixing_the_answer_recovers(tmp_path, install_cluster):
+    from tests.real_charts import archive
+
+    broken = make_real_install(tmp_path, install_cluster, changes={"charts": {"binderhub": str(tmp_path / "missing")}})
     try:
         failed = broken.install()
         assert failed.returncode == 1
         assert "[binderhub] failed" in failed.stdout and "helm upgrade" in failed.stdout
         assert "exited with" in failed.stdout
-        answers = broken.answers.read_text().replace(str(tmp_path / "missing"), str(REPO / "tests/charts/binderhub"))
+        answers = broken.answers.read_text().replace(str(tmp_path / "missing"), str(archive("binderhub")))
         broken.answers.write_text(answers)
         fixed = broken.install()
         assert fixed.returncode == 0, fixed.stdout[-3000:]
@@ -138,10 +155,10 @@ def test_a_failing_helm_is_explained_and_fixing_the_answer_recovers(tmp_path, fa
         broken.stop()
 
 
-def test_one_install_at_a_time_and_the_second_says_who_holds_it(tmp_path, fake_kube, kube_env):
+def test_one_install_at_a_time_and_the_second_says_who_holds_it(tmp_path, install_cluster):
     from wizard.state import InstallLock
 
-    install = make_install(tmp_path, fake_kube, kube_env)
+    install = make_real_install(tmp_path, install_cluster)
     try:
         with InstallLock(install.directory):
             second = install.install()
@@ -151,13 +168,19 @@ def test_one_install_at_a_time_and_the_second_says_who_holds_it(tmp_path, fake_k
         install.stop()
 
 
-def test_dry_run_lists_every_mutating_command_masked_and_changes_nothing(tmp_path, fake_kube, kube_env):
-    install = make_install(tmp_path, fake_kube, kube_env)
+def test_dry_run_lists_every_mutating_command_masked_and_changes_nothing(tmp_path, install_cluster):
+    """Nothing changes in the cluster (no namespace, no helm release) nor in DIR."""
+    from kubernetes import client
+
+    install = make_real_install(tmp_path, install_cluster)
+    core = client.CoreV1Api(install_cluster.api)
     try:
-        before = fake_kube.count()
+        namespaces = sorted(n.metadata.name for n in core.list_namespace().items)
+        before = helm_releases(install_cluster.api, namespaces)
         dry = install.run("install", "--answers", str(install.answers), "--dry-run")
         assert dry.returncode == 0, dry.stderr
-        assert fake_kube.count() == before, "a dry run sends nothing to the cluster"
+        assert sorted(n.metadata.name for n in core.list_namespace().items) == namespaces
+        assert helm_releases(install_cluster.api, namespaces) == before, "a dry run sends nothing to the cluster"
         assert not install.directory.exists(), "a dry run writes nothing"
         assert dry.stdout.count("helm upgrade --install") == 4 and "kubectl apply" in dry.stdout
         assert "example-client-secret" not in dry.stdout and "example-registry-password" not in dry.stdout
@@ -165,24 +188,11 @@ def test_dry_run_lists_every_mutating_command_masked_and_changes_nothing(tmp_pat
         install.stop()
 
 
-def test_status_shows_done_failed_and_stale(tmp_path, fake_kube, kube_env):
-    install = make_install(tmp_path, fake_kube, kube_env)
-    try:
-        assert install.install().returncode == 0
-        table = install.run("status").stdout
-        assert all(f"{stage:<13} done" in table for stage in STAGES), table
-        answers = (install.directory / "answers.yaml").read_text().replace("capacity: 10Gi", "capacity: 20Gi")
-        (install.directory / "answers.yaml").write_text(answers)
-        table = install.run("status").stdout
-        assert "binderhub     stale" in table and "storage       done" in table
-    finally:
-        install.stop()
-
-
 def test_a_hung_kubectl_is_stopped_at_its_time_limit_and_explained(tmp_path, fake_kube, kube_env):
     """The API server holds a write for 5 minutes: with --timeout 5, kubectl is stopped after 10 s,
-    the stage fails saying so, and the next run (the server answering again) finishes."""
-    install = make_install(tmp_path, fake_kube, kube_env)
+    the stage fails saying so, and the next run (the server answering again) finishes. On the fake
+    API server (a held request; see the module docstring)."""
+    install = make_fake_install(tmp_path, fake_kube, kube_env)
     try:
         held = fake_kube.slow(r"^/api/v1/namespaces/binder/configmaps$", 300, method="POST", times=1)
         first = install.run("install", "--answers", str(install.answers), "--yes", *install.cluster_options(5),
@@ -198,22 +208,29 @@ def test_a_hung_kubectl_is_stopped_at_its_time_limit_and_explained(tmp_path, fak
         install.stop()
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_stops_the_running_command_and_records_interrupted(tmp_path, fake_kube, kube_env, signal_number):
-    install = make_install(tmp_path, fake_kube, kube_env, delays={"ClusterIssuer.cert-manager.io": 30})
+@pytest.mark.slow
+def test_ctrl_c_and_sigterm_stop_the_running_command_and_record_interrupted(tmp_path, install_cluster):
+    """Interrupted while the issuer check waits (the staging ClusterIssuer, held not Ready by the
+    stand-in), the install stops at once and records the stage as interrupted: Ctrl+C (SIGINT),
+    then, resuming in the same directory, SIGTERM."""
+    install_cluster.controllers.withhold_issuer("letsencrypt-staging")
+    install = make_real_install(tmp_path, install_cluster, changes={"tls": {"acme_server": "staging"}})
     try:
-        args = [sys.executable, "-m", "wizard", "install", "--answers", str(install.answers), "--yes",
-                *install.cluster_options(wait=60), "--dir", str(install.directory)]
-        process = subprocess.Popen(args, env=install.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True, cwd=REPO)
-        for line in process.stdout:
-            if line.startswith("[issuer] waiting up to"):
-                process.send_signal(signal_number)
-                break
-        rest = process.communicate(timeout=30)[0]
-        assert process.returncode == 1, rest
-        state = json.loads((install.directory / "state.json").read_text())
-        assert state["stages"]["issuer"]["status"] == "interrupted"
-        assert "to continue" in rest
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            args = [sys.executable, "-m", "wizard", "install", "--answers", str(install.answers), "--yes",
+                    *install.cluster_options(wait=60), "--dir", str(install.directory)]
+            process = subprocess.Popen(args, env=install.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       text=True, cwd=REPO)
+            seen = []
+            for line in process.stdout:
+                seen.append(line)
+                if line.startswith("[issuer] waiting up to"):
+                    process.send_signal(signal_number)
+                    break
+            rest = process.communicate(timeout=30)[0]
+            assert process.returncode == 1, "".join(seen) + rest
+            state = json.loads((install.directory / "state.json").read_text())
+            assert state["stages"]["issuer"]["status"] == "interrupted", signal_number
+            assert "to continue" in rest
     finally:
         install.stop()

@@ -3,8 +3,8 @@ and deadline, and that it leaves the kubeconfig alone.
 
 kubectl, helm and sleep are stand-ins on PATH that record each call (and its KUBECONFIG) and
 answer as a cluster would at that moment: the dry runs fail with a webhook's x509 error a given
-number of times first. What this cannot show is a real cluster's behaviour; the end-to-end
-install against an API server does.
+number of times first. What those cannot show is a real cluster's behaviour; the last test runs
+install.sh on the real control plane with the real charts.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.install_harness import install_cluster  # noqa: F401
 from tests.rendering import render
 from tests.variants import variant
 
@@ -130,3 +131,35 @@ def test_local_chart_archives_are_installed_from_their_absolute_path(tmp_path, m
     assert any(f"helm upgrade --install binder {tmp_path}/charts/binderhub-1.0.0.tgz --namespace binder" in c
                for c in calls)
     assert any("helm upgrade --install traefik /srv/charts/traefik-41.3.0.tgz --namespace traefik" in c for c in calls)
+
+
+@pytest.mark.slow
+def test_install_sh_with_real_helm_and_kubectl_on_the_real_control_plane(tmp_path, install_cluster):
+    """The exported install.sh, run by bash with the real helm and kubectl against the real control
+    plane and the real chart archives, passes every one of its waits: rollouts (pods made Ready by
+    kwok), both webhooks' dry runs (answered through their Services once their pods are Ready and
+    the CA is injected), the ClusterIssuer, the hub's claim, the pull secret, the Certificates.
+    Stand-ins as in tests/install_harness.py; the HTTPS checks are the wizard's, not the script's."""
+    import sys
+
+    from tests.install_harness import chart_sources, helm_releases, write_answers
+
+    answers = write_answers(tmp_path, chart_sources())
+    directory = tmp_path / "setup"
+    env = install_cluster.env(tmp_path / "kube-state")
+    exported = subprocess.run([sys.executable, "-m", "wizard", "export", "--answers", str(answers), "--dir",
+                               str(directory)], env=env, capture_output=True, text=True, timeout=120)
+    assert exported.returncode == 0, exported.stderr
+    done = subprocess.run(["bash", str(directory / "install.sh")], capture_output=True, text=True, timeout=400,
+                          env={**env, "DEADLINE_SECONDS": "120"})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for message in ("waiting up to 120s for the ingress-nginx admission webhook to accept a dry-run Ingress",
+                    "waiting up to 120s for the cert-manager webhook to accept a dry-run Certificate",
+                    "waiting up to 120s for ClusterIssuer letsencrypt-prod to be Ready",
+                    "waiting up to 120s for PersistentVolumeClaim binder/hub-db-dir to be Bound"):
+        assert message in done.stdout
+    releases = helm_releases(install_cluster.api)
+    assert {name: statuses.count("deployed") for name, statuses in releases.items()} == {
+        "openebs": 1, "ingress-nginx": 1, "cert-manager": 1, "binder": 1}, releases
+    reviews = install_cluster.webhooks["cert-manager"].reviews + install_cluster.webhooks["ingress-nginx"].reviews
+    assert {"Certificate", "ClusterIssuer", "Ingress"} <= {r["kind"] for r in reviews}, reviews

@@ -3,7 +3,9 @@ kube-scheduler built from source (scripts/build-control-plane.sh), and kwok for 
 
 No kubelet, kube-proxy or CNI runs: kwok writes what a kubelet would (node status and lease, pod
 status, pod IPs out of POD_CIDR), nothing routes to a Service's ClusterIP or a pod IP, and nothing
-pulls an image.
+pulls an image. The API server's own calls into the cluster (admission webhooks) go to the pod IP of
+a Ready endpoint (`--enable-aggregator-routing`) through ClusterNetwork (clusternet.py), where a
+test-side server may play that pod.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .clusternet import ClusterNetwork
 from .nodes import KWOK_NODE_ANNOTATION
 from .pki import SERVICE_CIDR, ClusterPKI
 from .processes import Process, StartupError, wait_until
@@ -106,9 +109,12 @@ class APIServer:
         self.admin = pki.client(f"{name}-admin", "realkube-admin", ("system:masters",))
         self.kubeconfig = pki.kubeconfig(directory / f"{name}-admin.kubeconfig", self.url, self.admin)
         self.process: Process | None = None
+        self.network = ClusterNetwork(directory / f"{name}-network")
 
     def start(self) -> "APIServer":
         pki = self.pki
+        self.network.config_path.parent.mkdir(parents=True, exist_ok=True)
+        self.network.start()
         args = [
             str(self.binaries / "kube-apiserver"),
             f"--etcd-servers={self.etcd.url}", f"--etcd-prefix={self.etcd_prefix}",
@@ -130,6 +136,8 @@ class APIServer:
             # The default reconciler refuses a loopback address for the `kubernetes` Service's endpoints;
             # nothing runs in the cluster to dial them, so that Service keeps no endpoints here.
             "--endpoint-reconciler-type=none", "--profiling=false",
+            # Webhook Services resolve to a Ready endpoint, reached through the test's cluster network.
+            "--enable-aggregator-routing=true", f"--egress-selector-config-file={self.network.config_path}",
         ]
         if self.disable_admission_plugins:
             args.append(f"--disable-admission-plugins={','.join(self.disable_admission_plugins)}")
@@ -156,6 +164,7 @@ class APIServer:
     def stop(self) -> None:
         if self.process:
             self.process.stop()
+        self.network.stop()
 
 
 class ControlPlane:

@@ -130,8 +130,10 @@ def _certificates(s: Settings) -> list[str]:
               "certificate_admitted",
               "", _step(f"certificates: Let's Encrypt issuers ({issuer} is used)"),
               "kubectl apply -f binderhub-issuer.yaml",
-              f"waiting {quote(f'ClusterIssuer {issuer} to be Ready (its ACME account registered)')}",
-              f"kubectl wait --for=condition=Ready clusterissuer/{quote(issuer)} {TIMEOUT}"]
+              # Retried: a `kubectl wait` whose watch breaks before the issuer has conditions
+              # fails at once instead of waiting (seen on a loaded API server).
+              f"retry {quote(f'ClusterIssuer {issuer} to be Ready (its ACME account registered)')} "
+              f"kubectl wait --for=condition=Ready clusterissuer/{quote(issuer)} --timeout=10s"]
     return lines
 
 

@@ -95,8 +95,7 @@ retry 'the cert-manager webhook to accept a dry-run Certificate (its CA injected
 
 step 'certificates: Let'"'"'s Encrypt issuers (letsencrypt-prod is used)'
 kubectl apply -f binderhub-issuer.yaml
-waiting 'ClusterIssuer letsencrypt-prod to be Ready (its ACME account registered)'
-kubectl wait --for=condition=Ready clusterissuer/letsencrypt-prod --timeout="${DEADLINE_SECONDS}s"
+retry 'ClusterIssuer letsencrypt-prod to be Ready (its ACME account registered)' kubectl wait --for=condition=Ready clusterissuer/letsencrypt-prod --timeout=10s
 
 step 'namespace binder and the ConfigMaps mounted into user pods'
 kubectl create namespace binder --dry-run=client -o yaml | kubectl apply -f -
