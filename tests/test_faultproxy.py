@@ -3,8 +3,8 @@ the python client go through it unchanged, and only the faults a test asks for a
 
 What these prove: an injected Status reaches kubectl as that code and message, once per `times`;
 a watch streams through (an event made on the real server arrives while the watch is open); a
-held request completes only when released; a stopped proxy refuses connections and listens again
-on the same port. What they cannot: how a real load balancer or a failing etcd behaves (the
+held request completes only when released, a slow one only after its delay; a stopped proxy refuses
+connections and listens again on the same port. What they cannot: how a real load balancer or a failing etcd behaves (the
 proxy's errors are well-formed Status answers, not truncated or malformed ones).
 """
 
@@ -75,3 +75,18 @@ def test_hold_then_release_and_stop_then_start_on_the_same_port(real_kube, fault
     assert fault_proxy.port == port
     assert core.read_namespace("default", _request_timeout=5).metadata.name == "default"
     assert json.loads(json.dumps(fault_proxy.seen))[-1] == ["GET", "/api/v1/namespaces/default"]
+
+
+def test_slow_delays_only_the_matching_requests_it_counts(real_kube, fault_proxy):
+    core = client.CoreV1Api(config.new_client_from_config(config_file=str(fault_proxy.kubeconfig)))
+    slow = fault_proxy.slow(r"^/api/v1/namespaces/default$", 1.0, method="GET", times=1)
+
+    def timed(call) -> float:
+        began = time.monotonic()
+        call()
+        return time.monotonic() - began
+
+    assert timed(lambda: core.read_namespace("kube-system")) < 1.0, "another path is not delayed"
+    assert timed(lambda: core.read_namespace("default")) >= 1.0
+    assert slow.hits == 1 and slow.times == 0
+    assert timed(lambda: core.read_namespace("default")) < 1.0, "after `times` requests, no delay"
