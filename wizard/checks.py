@@ -277,12 +277,12 @@ def ingress_address(ctx: Context) -> None:
         return
     has = ", ".join(found) or "none"
     if svc is None:
-        raise CheckFailed("ingress-address", f"{where} does not exist", "run the ingress stage again")
+        raise CheckFailed("ingress-external-ip", f"{where} does not exist", "run the ingress stage again")
     if mode == "load-balancer":
-        raise CheckFailed("ingress-address", f"{where} does not show {ip} as its external address (it has {has}): "
+        raise CheckFailed("ingress-external-ip", f"{where} does not show {ip} as its external address (it has {has}): "
                           "its status.loadBalancer was lost (a re-created Service starts without it)",
                           f"{status_patch_command(s)} (or: wizard install --only ingress)")
-    raise CheckFailed("ingress-address", f"{where} does not carry {ip} in spec.externalIPs (it has {has})",
+    raise CheckFailed("ingress-external-ip", f"{where} does not carry {ip} in spec.externalIPs (it has {has})",
                       "run the ingress stage again: the address comes from the chart values, not a patch")
 
 
