@@ -113,6 +113,8 @@ def _ingress(s: Settings, ingress_file: str) -> list[str]:
     lines = ["", _step(f"ingress: {controller} on {ip} (network.expose {mode})")]
     if mode == "metallb":
         lines.append(f"kubectl apply -f {expose.METALLB_FILE}")
+    elif mode == "external-ips":
+        lines.append("# spec.externalIPs: deprecated in Kubernetes 1.36, refused where DenyServiceExternalIPs is on")
     lines.append(_helm(s, controller, controller, controller, [ingress_file]))
     if mode == "load-balancer":
         # No controller serves the Service's class: write its address as one would. A re-created
