@@ -185,6 +185,11 @@ def test_load_balancer_status_written_checked_lost_reported_restored_and_unreach
     assert verified.returncode == 1
     assert f"does not show {IP} as its external address (it has none)" in line
     assert f"kubectl -n {NAMESPACE} patch service {NAME} --subresource=status --type=merge" in line
+    # The command it names, run as an operator would paste it (install.sh has the same line), restores it.
+    command = line.split(" — ", 1)[1].split(" (or: ")[0]
+    assert command in (directory / "install.sh").read_text().splitlines()
+    subprocess.run(["bash", "-c", command], env=env, check=True, capture_output=True, timeout=60)
+    assert external_ip_column(env) == IP
 
     # The Service itself deleted (re-created without status): the next install finds the stage
     # done but its check failing, applies it again, and the address is back.
