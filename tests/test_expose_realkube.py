@@ -132,32 +132,39 @@ def install_ingress(env: dict, directory: Path, answers: Path, port: int, *extra
                   "--resolve", f"{IP}:127.0.0.1:{port}", "--timeout", "60", *extra)
 
 
+def ingress_context(env: dict, directory: Path, port: int, timeout: float = 60):
+    """The context `wizard install` gives the ingress stage, in this process, from DIR's files."""
+    from wizard.context import Context, Options
+    from wizard.export import read_answers_file
+    from wizard.runner import Runner
+    from wizard.secretstore import read_stored
+    from wizard.settings import load_answers
+
+    settings = load_answers(read_answers_file(directory / "answers.yaml"), read_stored(directory)).settings
+    options = Options(timeout=timeout, resolve={IP: f"127.0.0.1:{port}"}, kubeconfig=env["KUBECONFIG"])
+    return Context(settings, directory, Runner(directory / "install.log", env=env), options)
+
+
 def resume_ingress(env: dict, directory: Path, port: int) -> list[str]:
     """What `wizard install` does for the ingress stage on a later run, in this process: the stage
     is recorded done with the same inputs, so it is re-checked, and applied again only if its
     check fails. (Only this stage: the others would need charts from the internet.)"""
     from dataclasses import replace
 
-    from wizard.context import Context, Options
     from wizard.engine import Engine
-    from wizard.export import read_answers_file
-    from wizard.runner import Runner
-    from wizard.secretstore import read_stored
-    from wizard.settings import load_answers
     from wizard.stages import plan
     from wizard.state import load_state
 
-    settings = load_answers(read_answers_file(directory / "answers.yaml"), read_stored(directory)).settings
+    ctx = ingress_context(env, directory, port)
     state = load_state(directory)
     assert state.stages["ingress"].status == "done"
-    ingress = replace(next(s for s in plan(settings) if s.name == "ingress"), needs=())
-    options = Options(timeout=60, resolve={IP: f"127.0.0.1:{port}"}, kubeconfig=env["KUBECONFIG"])
-    ctx = Context(settings, directory, Runner(directory / "install.log", env=env), options)
+    ingress = replace(next(s for s in plan(ctx.settings) if s.name == "ingress"), needs=())
     events = []
     assert Engine(ctx, [ingress], state, events.append).run()
     return [e.message for e in events if e.kind == "note"]
 
 
+@pytest.mark.slow
 def test_load_balancer_status_written_checked_lost_reported_restored_and_unreachable(real_kube_env, traefik_release, tmp_path,
                                                                          controller_standin):
     env, directory = real_kube_env, tmp_path / "setup"
@@ -249,6 +256,7 @@ def test_refused_at_preflight_before_anything_changed(real_api_server, tmp_path)
     assert [s.metadata.name for s in core.list_service_for_all_namespaces().items] == ["kubernetes"]
 
 
+@pytest.mark.slow
 def test_metallb_assigns_the_public_ip_from_the_wizards_pool(real_kube, real_kube_env, traefik_release, tmp_path,
                                                             controller_standin):
     env, directory = real_kube_env, tmp_path / "setup"
@@ -275,9 +283,12 @@ def test_metallb_assigns_the_public_ip_from_the_wizards_pool(real_kube, real_kub
         # Without the stand-in nothing assigns: the check waits, then says what to look at.
         kubectl(env, "-n", NAMESPACE, "patch", "service", NAME, "--subresource=status", "--type=merge",
                 "-p", '{"status":{"loadBalancer":{"ingress":null}}}')
-        verified = wizard(env, directory, "verify", "--resolve", f"{IP}:127.0.0.1:{controller_standin}",
-                          "--timeout", "3")
-        line = next(x for x in verified.stdout.splitlines() if x.startswith("[ingress] failed"))
-        assert f"to get {IP} from MetalLB" in line and "no external address" in line
+        from wizard import checks
+        from wizard.context import CheckFailed
+
+        with pytest.raises(CheckFailed) as failed:
+            checks.ingress_address(ingress_context(env, directory, controller_standin, timeout=2))
+        assert f"to get {IP} from MetalLB" in str(failed.value) and "no external address" in str(failed.value)
+        assert f"get ipaddresspool {expose.METALLB_POOL}" in failed.value.next_step
     finally:
         kubectl(env, "delete", "namespace", expose.METALLB_NAMESPACE, "--ignore-not-found", "--wait=false", check=False)
