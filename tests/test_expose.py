@@ -139,3 +139,27 @@ def test_install_sh_and_the_review_show_the_same_ingress_commands(mode, tmp_path
     helm = next(c for c in shown if c.startswith("helm upgrade --install traefik"))
     assert helm.split(" -f ")[0] in script
     assert "curl -sS -o /dev/null --max-time 5 http://203.0.113.10/" in script
+
+
+def test_the_ingress_screen_offers_each_mode_with_its_why_and_saves_the_choice(tmp_path):
+    """On the ingress screen: the three modes, one line of why each, the chosen one marked; the
+    choice reaches the answers the review and export use."""
+    from textual.widgets import Static
+
+    from tests.test_tui_support import aio, choose, make_app, prefilled, present, wait_for
+    from wizard.settings import EXPOSE_MODES
+
+    @aio
+    async def walk():
+        app = make_app(tmp_path / "dir", answers=prefilled(tmp_path / "dir"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            app.start_steps("ingress_storage")
+            await wait_for(pilot, lambda: present(app, "#expose-note"))
+            note = lambda: str(app.screen.query_one("#expose-note", Static).render()).splitlines()  # noqa: E731
+            assert note() == [f"{'▸' if mode == 'load-balancer' else ' '} {mode}: {why}"
+                              for mode, why in EXPOSE_MODES.items()]
+            await choose(pilot, "network.expose", "metallb")
+            assert app.answers.get("network.expose") == "metallb"
+            assert [line[0] for line in note()] == [" ", " ", "▸"]
+    walk()
