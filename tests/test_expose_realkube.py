@@ -233,14 +233,43 @@ def test_external_ips_installs_where_allowed_then_moves_to_load_balancer(real_ku
     assert svc["status"]["loadBalancer"]["ingress"][0]["ip"] == IP and external_ip_column(env) == IP
 
 
+NO_LOAD_BALANCERS = [
+    {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+     "metadata": {"name": "no-load-balancers"},
+     "spec": {"failurePolicy": "Fail",
+              "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                                                      "operations": ["CREATE", "UPDATE"], "resources": ["services"]}]},
+              "validations": [{"expression": "object.spec.type != 'LoadBalancer'",
+                               "message": "LoadBalancer Services are not allowed here"}]}},
+    {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+     "metadata": {"name": "no-load-balancers"},
+     "spec": {"policyName": "no-load-balancers", "validationActions": ["Deny"]}},
+]
+
+
+def _refuses_load_balancers(core) -> bool:
+    try:
+        core.create_namespaced_service("default", {"metadata": {"name": "probe"}, "spec": {
+            "type": "LoadBalancer", "ports": [{"port": 80}]}}, dry_run="All")
+        return False
+    except client.ApiException as error:
+        return error.status in (403, 422)
+
+
 def test_refused_at_preflight_before_anything_changed(real_api_server, tmp_path):
-    """An API server with DenyServiceExternalIPs (and no MetalLB): external-ips is refused by the
-    preflight's server-side dry run, metallb for want of its CRDs; install exits 3 with the
-    plugin's message and the way out, and nothing was created."""
+    """An API server with DenyServiceExternalIPs, a ValidatingAdmissionPolicy that denies
+    LoadBalancer Services, and no MetalLB: each mode is refused by the preflight (a server-side dry
+    run of the Service the mode makes; MetalLB's CRDs looked up), install exits 3 with the refusal
+    and the way out, and nothing was created."""
     strict = real_api_server(enable_admission_plugins=("DenyServiceExternalIPs",))
     env = strict.env(tmp_path / "kube-state")
+    core = client.CoreV1Api(strict.api)
+    admission = client.AdmissionregistrationV1Api(strict.api)
+    admission.create_validating_admission_policy(NO_LOAD_BALANCERS[0])
+    admission.create_validating_admission_policy_binding(NO_LOAD_BALANCERS[1])
+    wait_for(lambda: _refuses_load_balancers(core), "the policy to take effect", timeout=20, interval=0.2)
     outputs = {}
-    for mode in ("external-ips", "metallb"):
+    for mode in ("external-ips", "load-balancer", "metallb"):
         done = wizard(env, tmp_path / mode, "install", "--answers", str(answers_file(tmp_path / f"{mode}-answers", mode)),
                       "--yes", "--skip-check", "nodes", "--timeout", "20")
         assert done.returncode == 3, done.stdout + done.stderr
@@ -250,8 +279,10 @@ def test_refused_at_preflight_before_anything_changed(real_api_server, tmp_path)
     assert f"the API server refuses a Service with {IP} in spec.externalIPs" in out
     assert "Use of external IPs is denied by admission control" in out
     assert "set network.expose to load-balancer" in out
+    out = outputs["load-balancer"]
+    assert f"the API server refuses a Service of type LoadBalancer (loadBalancerClass {expose.LOAD_BALANCER_CLASS})" in out
+    assert "LoadBalancer Services are not allowed here" in out and "set network.expose to external-ips" in out
     assert "MetalLB is not installed: the CRD ipaddresspools.metallb.io does not exist" in outputs["metallb"]
-    core = client.CoreV1Api(strict.api)
     assert NAMESPACE not in {n.metadata.name for n in core.list_namespace().items}
     assert [s.metadata.name for s in core.list_service_for_all_namespaces().items] == ["kubernetes"]
 

@@ -17,8 +17,8 @@ from .kube import (Resource, WaitTimeout, api_error_text, condition, deadline_me
                    is_true)
 from .render.infra import (DEFAULT_CLASS_ANNOTATION, INGRESS_DEPLOYMENTS, admission_check_ingress,
                            api_check_certificate)
-from .render.expose import (METALLB_CRDS, METALLB_NAMESPACE, METALLB_POOL, METALLB_VERSION, external_addresses,
-                            status_patch_command)
+from .render.expose import (LOAD_BALANCER_CLASS, METALLB_CRDS, METALLB_NAMESPACE, METALLB_POOL, METALLB_VERSION,
+                            external_addresses, service_spec, status_patch_command)
 from .render.values import PULL_SECRET, image_pull_secret, ingress_class, issuer_name, pull_registry
 from .runner import Cancelled
 
@@ -155,18 +155,28 @@ def public_ip_free(ctx: Context) -> None:
                        f"holds {ip} on port 80 or 443; two ingress paths on one address will fight")
 
 
-def external_ip_check_service(ip: str) -> dict:
+def expose_check_service(s) -> dict:
+    """A Service shaped as network.expose shapes the controller's (for a server-side dry run)."""
     return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "binderhub-wizard-external-ip-check", "namespace": "default"},
-            "spec": {"type": "ClusterIP", "externalIPs": [ip], "ports": [{"port": 80}]}}
+            "metadata": {"name": "binderhub-wizard-expose-check", "namespace": "default"},
+            "spec": {**service_spec(s), "ports": [{"port": 80}]}}
+
+
+def _dry_run_service(ctx: Context, check: str, what: str, next_step: str) -> None:
+    try:
+        ctx.cluster.call(ctx.cluster.core.create_namespaced_service, "default", expose_check_service(ctx.settings),
+                         dry_run="All")
+    except Exception as err:  # noqa: BLE001 - any refusal: the ingress stage's Service would meet it too
+        raise PreflightRefused(check, f"the API server refuses {what} ({api_error_text(err)}); nothing was installed",
+                               next_step) from None
 
 
 def expose_possible(ctx: Context) -> None:
-    """network.expose must work on this cluster before anything is installed. external-ips: the API
-    server must accept a Service with the public IP in externalIPs (a server-side dry run: the
-    DenyServiceExternalIPs admission plugin, or a policy, refuses it whatever the version says);
-    from Kubernetes 1.36 on the field is deprecated, which is a warning. metallb: MetalLB's CRDs
-    (metallb.io/v1beta1) and its namespace must be there."""
+    """network.expose must work on this cluster before anything is installed. external-ips and
+    load-balancer: the API server must accept a Service of the shape the mode gives the
+    controller's (a server-side dry run: the DenyServiceExternalIPs admission plugin, or a policy,
+    refuses it whatever the version says); from Kubernetes 1.36 on externalIPs are deprecated,
+    which is a warning. metallb: MetalLB's CRDs (metallb.io/v1beta1) and its namespace must be there."""
     s = ctx.settings
     mode, ip = s.network.expose, s.network.public_ip
     if mode == "external-ips":
@@ -174,13 +184,12 @@ def expose_possible(ctx: Context) -> None:
         if _version_tuple(version) >= (1, 36):
             ctx.notify("preflight", f"warning: Kubernetes {version} deprecates spec.externalIPs (1.36, KEP-5707, "
                        "CVE-2020-8554); network.expose load-balancer gives the same address without it")
-        probe = external_ip_check_service(ip)
-        try:
-            ctx.cluster.call(ctx.cluster.core.create_namespaced_service, "default", probe, dry_run="All")
-        except Exception as err:  # noqa: BLE001 - any refusal: the ingress stage's Service would meet it too
-            raise PreflightRefused("external-ips-denied", f"the API server refuses a Service with {ip} in "
-                                   f"spec.externalIPs ({api_error_text(err)}); nothing was installed",
-                                   "set network.expose to load-balancer (the default) and run again") from None
+        _dry_run_service(ctx, "external-ips-denied", f"a Service with {ip} in spec.externalIPs",
+                         "set network.expose to load-balancer (the default) and run again")
+    elif mode == "load-balancer":
+        _dry_run_service(ctx, "load-balancer-denied", "a Service of type LoadBalancer (loadBalancerClass "
+                         f"{LOAD_BALANCER_CLASS})", "allow LoadBalancer Services in the cluster's policy, or set "
+                         "network.expose to external-ips (where externalIPs are allowed) and run again")
     elif mode == "metallb":
         for crd in METALLB_CRDS:
             found = ctx.cluster.get(ctx.cluster.extensions.read_custom_resource_definition, crd)
