@@ -1,5 +1,6 @@
-"""4. Ingress and storage: Traefik or ingress-nginx (retired upstream since March 2026); OpenEBS
-hostpath, or an existing StorageClass picked from those the cluster has."""
+"""4. Ingress and storage: Traefik or ingress-nginx (retired upstream since March 2026), and how its
+Service gets the public IP (network.expose); OpenEBS hostpath, or an existing StorageClass picked
+from those the cluster has."""
 
 from __future__ import annotations
 
@@ -7,10 +8,17 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, Select, Static
 
+from wizard.settings import EXPOSE_MODES
+
 from .step import StepScreen
 
 NGINX_NOTE = ("ingress-nginx is the original notes' choice, but it is retired upstream since March 2026: "
               "no releases or security fixes. Traefik serves the same Ingress objects.")
+
+
+def expose_note(chosen: str) -> str:
+    """One line of why for each way to put the controller on the public IP; the chosen one marked."""
+    return "\n".join(f"{'▸' if mode == chosen else ' '} {mode}: {why}" for mode, why in EXPOSE_MODES.items())
 
 
 class IngressStorageScreen(StepScreen):
@@ -20,6 +28,8 @@ class IngressStorageScreen(StepScreen):
     def body(self) -> ComposeResult:
         yield self.field("ingress.controller", "Ingress")
         yield Static(NGINX_NOTE, id="nginx-note", classes="note")
+        yield self.field("network.expose", "Public IP via")
+        yield Static(expose_note(self.answers.get("network.expose")), id="expose-note", classes="note")
         yield self.field("storage.provisioner", "Storage")
         with Horizontal(classes="row", id="classes-row"):
             yield Label("In the cluster", classes="label")
@@ -31,6 +41,7 @@ class IngressStorageScreen(StepScreen):
     def refresh_fields(self) -> None:
         super().refresh_fields()
         self.query_one("#nginx-note").display = self.answers.get("ingress.controller") == "ingress-nginx"
+        self.query_one("#expose-note", Static).update(expose_note(self.answers.get("network.expose")))
         self.query_one("#classes-row").display = self.answers.get("storage.provisioner") == "existing"
 
     def field_changed(self, path: str, value) -> None:

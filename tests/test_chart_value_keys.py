@@ -4,8 +4,9 @@ helm ignores a values key that no template reads, and a schema without `addition
 false` lets it pass: a key the chart dropped (Traefik's `service.type` beside `service.spec`)
 changes nothing, silently. So every leaf key the wizard renders, for every answers variant, must be
 in the chart's values.yaml, or named by its values.schema.json (a property, a pattern, or inside a
-map the schema declares free-form with `additionalProperties`), or read by a template as
-`.Values.KEY`. Keys under `jupyterhub:` are checked against the jupyterhub chart BinderHub bundles.
+map the schema declares free-form: `additionalProperties`, or an object naming no key), or read by
+a template as `.Values.KEY`, or inside an empty map of values.yaml that a template reads whole
+(`annotations: {}`). Keys under `jupyterhub:` are checked against the jupyterhub chart BinderHub bundles.
 
 What this cannot prove: that a free-form map's contents mean something to whoever reads them (the
 hub configuration test loads `hub.config` in the real hub for that), nor what a key does; the helm
@@ -101,6 +102,8 @@ def in_schema(schema: dict, path: tuple[str, ...]) -> bool:
         extra = node.get("additionalProperties")
         if extra is True:
             return True
+        if extra is None and node.get("type") == "object" and not properties and "patternProperties" not in node:
+            return True  # an object schema that names no key: a free-form map (annotations, labels)
         if isinstance(extra, dict) and extra:
             node = _resolve(schema, extra)
             continue
@@ -134,8 +137,21 @@ def unread(key: str, values: dict) -> list[str]:
     return missing
 
 
+def in_free_map(chart: ChartReader, path: tuple[str, ...]) -> bool:
+    """A key inside a map that values.yaml declares empty (`annotations: {}`) and a template reads
+    whole (`range $k, $v := .Values.controller.service.annotations`): the chart passes on any key."""
+    for end in range(1, len(path)):
+        node = chart.values
+        for part in path[:end]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node == {} and read_by_templates(chart.templates, path[:end]):
+            return True
+    return False
+
+
 def _reads(chart: ChartReader, path: tuple[str, ...]) -> bool:
-    return in_values(chart.values, path) or in_schema(chart.schema, path) or read_by_templates(chart.templates, path)
+    return (in_values(chart.values, path) or in_schema(chart.schema, path) or read_by_templates(chart.templates, path)
+            or in_free_map(chart, path))
 
 
 def chart_values_of(files) -> dict[str, dict]:
@@ -171,6 +187,12 @@ def test_the_walk_finds_keys_the_chart_does_not_read():
     assert unread("binderhub", {"jupyterhub": {"cull": {"timout": 60}}}) == ["jupyterhub.cull.timout"]
     assert unread("localpv-provisioner", {"localpv-provisioner": {"hostpathClass": {"isDefaultClass": True}}}) == \
         ["localpv-provisioner.hostpathClass.isDefaultClass"]
+    # Beside the free-form annotation maps (read whole), a misspelt Service key is still reported.
+    assert unread("ingress-nginx", {"controller": {"service": {"annotations": {"metallb.io/loadBalancerIPs": "x"},
+                                                               "loadBalancerClas": "x"}}}) == \
+        ["controller.service.loadBalancerClas"]
+    assert unread("traefik", {"service": {"annotations": {"metallb.io/loadBalancerIPs": "x"}, "annotation": {"a": 1}}}) == \
+        ["service.annotation.a"]
 
 
 def test_every_exception_is_still_needed():

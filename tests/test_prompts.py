@@ -26,6 +26,7 @@ def test_a_full_walk_gives_valid_answers():
         "n" ,                           # no advanced questions
         ENTER,                          # namespace binder
         "198.51.100.7" + ENTER,         # public ip
+        ENTER,                          # expose: load-balancer (first choice)
         "example.org" + ENTER,          # domain
         ENTER, ENTER,                   # binder and hub hosts from the domain
         "ops@example.org" + ENTER,      # acme e-mail

@@ -17,6 +17,8 @@ from .kube import (Resource, WaitTimeout, api_error_text, condition, deadline_me
                    is_true)
 from .render.infra import (DEFAULT_CLASS_ANNOTATION, INGRESS_DEPLOYMENTS, admission_check_ingress,
                            api_check_certificate)
+from .render.expose import (LOAD_BALANCER_CLASS, METALLB_CRDS, METALLB_NAMESPACE, METALLB_POOL, METALLB_VERSION,
+                            external_addresses, service_spec, status_patch_command)
 from .render.values import PULL_SECRET, image_pull_secret, ingress_class, issuer_name, pull_registry
 from .runner import Cancelled
 
@@ -153,8 +155,59 @@ def public_ip_free(ctx: Context) -> None:
                        f"holds {ip} on port 80 or 443; two ingress paths on one address will fight")
 
 
+def expose_check_service(s) -> dict:
+    """A Service shaped as network.expose shapes the controller's (for a server-side dry run)."""
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "binderhub-wizard-expose-check", "namespace": "default"},
+            "spec": {**service_spec(s), "ports": [{"port": 80}]}}
+
+
+def _dry_run_service(ctx: Context, check: str, what: str, next_step: str) -> None:
+    try:
+        ctx.cluster.call(ctx.cluster.core.create_namespaced_service, "default", expose_check_service(ctx.settings),
+                         dry_run="All")
+    except Exception as err:  # noqa: BLE001 - any refusal: the ingress stage's Service would meet it too
+        raise PreflightRefused(check, f"the API server refuses {what} ({api_error_text(err)}); nothing was installed",
+                               next_step) from None
+
+
+def expose_possible(ctx: Context) -> None:
+    """network.expose must work on this cluster before anything is installed. external-ips and
+    load-balancer: the API server must accept a Service of the shape the mode gives the
+    controller's (a server-side dry run: the DenyServiceExternalIPs admission plugin, or a policy,
+    refuses it whatever the version says); from Kubernetes 1.36 on externalIPs are deprecated,
+    which is a warning. metallb: MetalLB's CRDs (metallb.io/v1beta1) and its namespace must be there."""
+    s = ctx.settings
+    mode, ip = s.network.expose, s.network.public_ip
+    if mode == "external-ips":
+        version = ctx.facts.get("kubernetes") or ""
+        if _version_tuple(version) >= (1, 36):
+            ctx.notify("preflight", f"warning: Kubernetes {version} deprecates spec.externalIPs (1.36, KEP-5707, "
+                       "CVE-2020-8554); network.expose load-balancer gives the same address without it")
+        _dry_run_service(ctx, "external-ips-denied", f"a Service with {ip} in spec.externalIPs",
+                         "set network.expose to load-balancer (the default) and run again")
+    elif mode == "load-balancer":
+        _dry_run_service(ctx, "load-balancer-denied", "a Service of type LoadBalancer (loadBalancerClass "
+                         f"{LOAD_BALANCER_CLASS})", "allow LoadBalancer Services in the cluster's policy, or set "
+                         "network.expose to external-ips (where externalIPs are allowed) and run again")
+    elif mode == "metallb":
+        for crd in METALLB_CRDS:
+            found = ctx.cluster.get(ctx.cluster.extensions.read_custom_resource_definition, crd)
+            served = [v.get("name") for v in ((found or {}).get("spec") or {}).get("versions") or [] if v.get("served")]
+            if METALLB_VERSION not in served:
+                raise PreflightRefused("metallb-missing", f"MetalLB is not installed: the CRD {crd} "
+                                       + ("does not exist" if found is None else f"does not serve {METALLB_VERSION} "
+                                          f"(it serves {', '.join(served) or 'nothing'})"),
+                                       "install MetalLB 0.13 or newer (https://metallb.io/installation/), or set "
+                                       "network.expose to load-balancer, and run again")
+        if ctx.cluster.get(ctx.cluster.core.read_namespace, METALLB_NAMESPACE) is None:
+            raise PreflightRefused("metallb-missing", f"MetalLB's CRDs exist but its namespace {METALLB_NAMESPACE} "
+                                   "does not: the wizard puts its IPAddressPool there",
+                                   "install MetalLB into metallb-system, or set network.expose to load-balancer")
+
+
 PREFLIGHT = {"tools": tools_present, "api": api_answers, "permissions": may_create_cluster_objects,
-             "nodes": nodes_ready, "dns": hosts_resolve, "public-ip-free": public_ip_free}
+             "nodes": nodes_ready, "dns": hosts_resolve, "public-ip-free": public_ip_free, "expose": expose_possible}
 
 
 def preflight(ctx: Context) -> None:
@@ -202,17 +255,65 @@ def ingress(ctx: Context) -> None:
                                    (namespace,)), name, deployment_available,
           explain=lambda last: "its pods are not ready" if last else "it does not exist",
           next_step=f"kubectl -n {namespace} describe deployment {name}")
-    svc = ctx.cluster.get(ctx.cluster.core.read_namespaced_service, name, namespace)
-    external = ((svc or {}).get("spec") or {}).get("externalIPs") or []
-    if s.network.public_ip not in external:
-        raise CheckFailed("ingress-external-ip", f"Service {namespace}/{name} does not carry {s.network.public_ip} "
-                          f"in spec.externalIPs (it has {external or 'none'})",
-                          "run the ingress stage again: the address comes from the chart values, not a patch")
+    ingress_address(ctx)
     cls = ingress_class(s)
     if ctx.cluster.get(ctx.cluster.networking.read_ingress_class, cls) is None:
         raise CheckFailed("ingress-class", f"IngressClass {cls} does not exist", "run the ingress stage again")
     if s.ingress.controller == "ingress-nginx":
         ingress_admission(ctx)
+    ingress_reachable(ctx)
+
+
+def ingress_address(ctx: Context) -> None:
+    """The controller's Service shows the public IP as its external address, as `kubectl get svc`
+    does (status for a LoadBalancer, spec.externalIPs for any type). MetalLB assigns it a moment
+    after the Service appears: waited for."""
+    s = ctx.settings
+    ip, mode = s.network.public_ip, s.network.expose
+    namespace, name = INGRESS_DEPLOYMENTS[s.ingress.controller]
+    where = f"Service {namespace}/{name}"
+    if mode == "metallb":
+        _wait(ctx, "ingress", Resource(f"{where} to get {ip} from MetalLB", ctx.cluster.core.list_namespaced_service,
+                                       (namespace,)), name, lambda svc: ip in external_addresses(svc),
+              explain=lambda last: f"it has {', '.join(external_addresses(last)) or 'no external address'}",
+              next_step=f"kubectl -n {namespace} describe service {name} (MetalLB's events); kubectl -n "
+                        f"{METALLB_NAMESPACE} get ipaddresspool {METALLB_POOL}; kubectl -n {METALLB_NAMESPACE} "
+                        "logs deploy/controller")
+        return
+    svc = ctx.cluster.get(ctx.cluster.core.read_namespaced_service, name, namespace)
+    found = external_addresses(svc)
+    if ip in found:
+        return
+    has = ", ".join(found) or "none"
+    if svc is None:
+        raise CheckFailed("ingress-external-ip", f"{where} does not exist", "run the ingress stage again")
+    if mode == "load-balancer":
+        raise CheckFailed("ingress-external-ip", f"{where} does not show {ip} as its external address (it has {has}): "
+                          "its status.loadBalancer was lost (a re-created Service starts without it)",
+                          f"{status_patch_command(s)} (or: wizard install --only ingress)")
+    raise CheckFailed("ingress-external-ip", f"{where} does not carry {ip} in spec.externalIPs (it has {has})",
+                      "run the ingress stage again: the address comes from the chart values, not a patch")
+
+
+def ingress_reachable(ctx: Context) -> None:
+    """A request to http://PUBLIC_IP/ from this machine reaches the controller: any HTTP answer (a
+    404 from the controller's default backend is fine). Retried until the deadline: kube-proxy
+    programs the address a moment after the Service changes."""
+    from . import probe
+
+    ip = ctx.settings.network.public_ip
+    host = f"[{ip}]" if ":" in ip else ip
+    url = f"http://{host}/"
+    prober = probe.Prober(ctx.options.resolve, ctx.options.ca_bundle, timeout=5)
+    try:
+        _until_accepted(ctx, "ingress", f"{url} to answer", lambda: prober.get(url))
+    except Cancelled:
+        raise
+    except probe.ProbeError as err:
+        raise CheckFailed("ingress-http", f"{url} does not answer from this machine ({err.problem})",
+                          "likely causes: a firewall between here and the node (port 80 closed), a wrong "
+                          "network.public_ip (not an address routed to the node), or kube-proxy not routing the "
+                          "Service's external address (its mode; kubectl -n kube-system logs ds/kube-proxy)") from None
 
 
 def ingress_admission(ctx: Context) -> None:

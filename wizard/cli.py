@@ -84,7 +84,7 @@ def _regenerate_option(command: argparse.ArgumentParser) -> None:
 
 def _cluster_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--skip-check", action="append", default=[], metavar="NAME",
-                         help="skip a named preflight check: tools, api, permissions, nodes, dns, public-ip-free")
+                         help="skip a named preflight check: tools, api, permissions, nodes, dns, public-ip-free, expose")
     command.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
                          help="how long each check waits for its condition (default 300)")
     command.add_argument("--resolve", action="append", default=[], metavar="HOST:ADDR:PORT",

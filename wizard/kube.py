@@ -58,6 +58,7 @@ class Cluster:
         self.storage = client.StorageV1Api(self.api)
         self.networking = client.NetworkingV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
+        self.extensions = client.ApiextensionsV1Api(self.api)
         self.authz = client.AuthorizationV1Api(self.api)
         self.version_api = client.VersionApi(self.api)
         # Every API call a check makes, by stage, so a polling regression shows (install -v, the benchmark).

@@ -23,6 +23,14 @@ INGRESS_NGINX_RETIRED = (
     "Ingress objects and is maintained")
 
 
+# network.expose: how the ingress controller's Service is reached on the public IP, and in one line why.
+EXPOSE_MODES = {
+    "load-balancer": "no load balancer needed; the default",
+    "external-ips": "older clusters; deprecated in 1.36",
+    "metallb": "MetalLB installed: it announces the IP",
+}
+
+
 @dataclass(frozen=True)
 class Field:
     path: str
@@ -105,7 +113,12 @@ FIELDS: tuple[Field, ...] = (
     Field("cluster.nodes", lambda x: v.whole_number(x, minimum=1, maximum=5000), 1,
           "how many nodes the cluster has (the install reads it); with one, the image cleaner must not cordon it"),
     Field("network.public_ip", v.ip_address, REQUIRED,
-          "the node address that receives ports 80 and 443 (the ingress controller's externalIPs)"),
+          "the node address that receives ports 80 and 443 (the ingress controller's Service address)"),
+    Field("network.expose", v.one_of(*EXPOSE_MODES), "load-balancer",
+          "how the ingress controller's Service gets the public IP: load-balancer (a LoadBalancer Service of a "
+          "class no controller serves, its address written by the wizard), external-ips (spec.externalIPs, the "
+          "original way: deprecated in Kubernetes 1.36, denied where DenyServiceExternalIPs is on) or metallb "
+          "(MetalLB, installed already, announces it from a pool of the public IP alone)"),
     Field("network.domain", lambda x: v.Checked("") if x == "" else v.dns_name(x), lambda a: REQUIRED if _production(a) else "",
           "your domain; binder and hub hosts default to binder.DOMAIN and hub.DOMAIN", applies=_production),
     Field("network.binder_host", v.dns_name, _host_default("binder"), "host name of the BinderHub page",

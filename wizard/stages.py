@@ -15,6 +15,7 @@ from typing import Callable
 from . import checks
 from .charts import CHARTS, chart_ref
 from .context import CheckFailed, Context
+from .render import expose
 from .render.infra import DEFAULT_CLASS_ANNOTATION, STORAGE_CHART, STORAGE_VALUES_FILE
 from .render.userpods import CONFIGMAPS
 from .settings import Settings
@@ -91,8 +92,21 @@ def apply_storage(ctx: Context) -> None:
 
 
 def apply_ingress(ctx: Context) -> None:
-    controller = ctx.settings.ingress.controller
+    s = ctx.settings
+    controller = s.ingress.controller
+    if s.network.expose == "metallb":
+        _kubectl_apply(ctx, "ingress", expose.METALLB_FILE)  # the pool first: MetalLB assigns on creation
     _helm_install(ctx, "ingress", controller, controller, controller, [f"{controller}-values.yaml"])
+    if s.network.expose == "load-balancer":
+        write_load_balancer_status(ctx)
+
+
+def write_load_balancer_status(ctx: Context) -> None:
+    """Mode load-balancer: no controller serves the Service's class, so the stage writes the public
+    IP into its status, as a load-balancer controller would; kube-proxy then routes it. Written on
+    every run of the stage: a re-created Service has lost it (the check then fails, and the engine
+    applies the stage again)."""
+    ctx.runner.run("ingress", ctx.kubectl(*expose.status_patch(ctx.settings)))
 
 
 def apply_cert_manager(ctx: Context) -> None:
@@ -148,7 +162,7 @@ def _production(s: Settings) -> bool:
 
 
 def _ingress_inputs(s: Settings) -> tuple[str, ...]:
-    return (f"{s.ingress.controller}-values.yaml",)
+    return (f"{s.ingress.controller}-values.yaml", *((expose.METALLB_FILE,) if s.network.expose == "metallb" else ()))
 
 
 def plan(settings: Settings, bootstrap: bool = False) -> list[Stage]:
@@ -162,7 +176,7 @@ def plan(settings: Settings, bootstrap: bool = False) -> list[Stage]:
         Stage("storage", ("preflight",), storage_inputs, apply_storage, checks.storage,
               describe=f"{s.storage.provisioner}: {s.storage.storage_class} the only default StorageClass"),
         Stage("ingress", ("preflight",), _ingress_inputs(s), apply_ingress, checks.ingress,
-              describe=f"{s.ingress.controller} on {s.network.public_ip}"),
+              describe=f"{s.ingress.controller} on {s.network.public_ip} ({s.network.expose})"),
         Stage("cert-manager", ("preflight",), ("cert-manager-values.yaml",), apply_cert_manager,
               checks.cert_manager_api, _production, describe="cert-manager and its webhook"),
         Stage("issuer", ("cert-manager", "ingress"), ("binderhub-issuer.yaml",), apply_issuer, checks.issuer,

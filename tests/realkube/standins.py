@@ -74,28 +74,16 @@ def set_service_load_balancer(api: client.ApiClient, namespace: str, name: str, 
     return client.CoreV1Api(api).patch_namespaced_service_status(name, namespace, body)
 
 
-class VolumeProvisioner:
-    """Plays the external provisioner of one StorageClass (openebs-hostpath, say): for each claim of
-    that class that is ready to provision (Immediate binding, or WaitForFirstConsumer once the
-    scheduler picked a node), it creates a hostPath PersistentVolume pre-bound to the claim. The
-    real PV controller then binds the claim, and the real scheduler places the pod.
+class Polling:
+    """A stand-in controller's loop: `poll()` every 0.2 s in a thread while used as a context
+    manager; an error stops it and is raised on exit."""
 
-    Use as a context manager; it polls every 0.2 s in a thread."""
-
-    def __init__(self, api: client.ApiClient, storage_class: str, provisioner: str = "openebs.io/local",
-                 delay: float = 0.0):
-        """`delay`: seconds from when a claim is first seen ready to provision to its volume."""
-        self.core = client.CoreV1Api(api)
-        self.delay, self._seen = delay, {}
-        self.storage_class, self.provisioner = storage_class, provisioner
-        self.provisioned: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"provisioner-{storage_class}", daemon=True)
+    def __init__(self, name: str):
         self.error: Exception | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def __enter__(self) -> "VolumeProvisioner":
-        mode = client.StorageV1Api(self.core.api_client).read_storage_class(self.storage_class).volume_binding_mode
-        self.wait_for_first_consumer = mode == "WaitForFirstConsumer"
+    def __enter__(self):
         self._thread.start()
         return self
 
@@ -108,10 +96,39 @@ class VolumeProvisioner:
     def _run(self) -> None:
         while not self._stop.wait(0.2):
             try:
-                self.provision_pending()
+                self.poll()
             except Exception as error:  # surfaced on exit; the test's own wait times out first
                 self.error = error
                 return
+
+    def poll(self) -> None:
+        raise NotImplementedError
+
+
+class VolumeProvisioner(Polling):
+    """Plays the external provisioner of one StorageClass (openebs-hostpath, say): for each claim of
+    that class that is ready to provision (Immediate binding, or WaitForFirstConsumer once the
+    scheduler picked a node), it creates a hostPath PersistentVolume pre-bound to the claim. The
+    real PV controller then binds the claim, and the real scheduler places the pod.
+
+    Use as a context manager; it polls every 0.2 s in a thread."""
+
+    def __init__(self, api: client.ApiClient, storage_class: str, provisioner: str = "openebs.io/local",
+                 delay: float = 0.0):
+        """`delay`: seconds from when a claim is first seen ready to provision to its volume."""
+        super().__init__(f"provisioner-{storage_class}")
+        self.core = client.CoreV1Api(api)
+        self.delay, self._seen = delay, {}
+        self.storage_class, self.provisioner = storage_class, provisioner
+        self.provisioned: list[str] = []
+
+    def __enter__(self) -> "VolumeProvisioner":
+        mode = client.StorageV1Api(self.core.api_client).read_storage_class(self.storage_class).volume_binding_mode
+        self.wait_for_first_consumer = mode == "WaitForFirstConsumer"
+        return super().__enter__()
+
+    def poll(self) -> None:
+        self.provision_pending()
 
     def provision_pending(self) -> list[str]:
         made = []

@@ -11,7 +11,7 @@ from ..installdir import RenderedFile
 from ..secretstore import SECRET_FILE, values as secret_values
 from ..settings import Settings
 from ..yamlio import dumps, dumps_all
-from . import infra, registry, userpods
+from . import expose, infra, registry, userpods
 from .script import install_script, directory_readme
 from .values import binderhub_values, image_pull_secret
 
@@ -79,6 +79,9 @@ def render_all(settings: Settings, secrets: dict[str, str], version: str) -> lis
                  registry.registry_manifests(s, secrets["registry.password"]), many=True)
     ingress_file, ingress_values = infra.ingress_values(s)
     add_yaml(ingress_file, f"{s.ingress.controller} chart values.", ingress_values)
+    if s.network.expose == "metallb":
+        add_yaml(expose.METALLB_FILE, f"MetalLB: the public IP {s.network.public_ip} alone, announced on the "
+                 "node's network, for the ingress controller's Service.", expose.metallb_manifests(s), many=True)
     for filename, manifest in userpods.configmaps(s, namespace).items():
         add_yaml(filename, "A ConfigMap mounted into user pods.", manifest)
     files.append(RenderedFile("install.sh", install_script(s, ingress_file, version), 0o755))

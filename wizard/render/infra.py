@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..settings import Settings
+from .expose import INGRESS_DEPLOYMENTS, service_annotations, service_spec
 from .values import ingress_class
 
 LETSENCRYPT = {
@@ -15,9 +16,6 @@ STORAGE_CHART = "localpv-provisioner"
 STORAGE_VALUES_FILE = "localpv-provisioner-values.yaml"
 STORAGE_CLASS = "openebs-hostpath"
 LOCALPV_DEPLOYMENT = "openebs-localpv-provisioner"  # the chart's fullname for release "openebs"
-# The controller Deployment (and Service) of each ingress chart, by namespace and name.
-INGRESS_DEPLOYMENTS = {"ingress-nginx": ("ingress-nginx", "ingress-nginx-controller"),
-                       "traefik": ("traefik", "traefik")}
 
 
 def admission_check_ingress() -> dict:
@@ -100,18 +98,16 @@ def ingress_values(s: Settings) -> tuple[str, dict]:
     return "traefik-values.yaml", values
 
 
-def _service_spec(s: Settings) -> dict:
-    """The Service fields that put the controller on the public IP: ClusterIP plus externalIPs,
-    since bare metal has no load balancer."""
-    return {"type": "ClusterIP", "externalIPs": [s.network.public_ip]}
-
-
 def nginx_service(s: Settings) -> dict:
-    # ingress-nginx reads controller.service.{type,externalIPs} and writes them into the Service.
-    return _service_spec(s)
+    # ingress-nginx reads controller.service.{type,externalIPs,loadBalancerClass,annotations} and
+    # allocateLoadBalancerNodePorts (when set at all) and writes them into the Service.
+    service = dict(service_spec(s))
+    annotations = service_annotations(s)
+    return {**service, "annotations": annotations} if annotations else service
 
 
 def traefik_service(s: Settings) -> dict:
     # Traefik's chart (41.x) copies service.spec into the Service verbatim; a `service.type`
     # or `service.externalIPs` beside it is read by nothing, and the public IP would be lost.
-    return {"spec": _service_spec(s)}
+    annotations = service_annotations(s)
+    return {"spec": service_spec(s), **({"annotations": annotations} if annotations else {})}

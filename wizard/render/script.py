@@ -13,6 +13,7 @@ from shlex import quote
 from ..charts import CHARTS, chart_ref
 from ..settings import Settings
 from ..yamlio import dumps
+from . import expose
 from . import registry as in_cluster_registry
 from . import userpods
 from .infra import (DEFAULT_CLASS_ANNOTATION, INGRESS_DEPLOYMENTS, LOCALPV_DEPLOYMENT, STORAGE_CHART,
@@ -107,14 +108,31 @@ def _storage(s: Settings) -> list[str]:
 
 
 def _ingress(s: Settings, ingress_file: str) -> list[str]:
-    controller = s.ingress.controller
+    controller, mode, ip = s.ingress.controller, s.network.expose, s.network.public_ip
     namespace, deployment = INGRESS_DEPLOYMENTS[controller]
-    lines = ["", _step(f"ingress: {controller} on {s.network.public_ip}"),
-             _helm(s, controller, controller, controller, [ingress_file]), *_rollout(namespace, deployment)]
+    lines = ["", _step(f"ingress: {controller} on {ip} (network.expose {mode})")]
+    if mode == "metallb":
+        lines.append(f"kubectl apply -f {expose.METALLB_FILE}")
+    elif mode == "external-ips":
+        lines.append("# spec.externalIPs: deprecated in Kubernetes 1.36, refused where DenyServiceExternalIPs is on")
+    lines.append(_helm(s, controller, controller, controller, [ingress_file]))
+    if mode == "load-balancer":
+        # No controller serves the Service's class: write its address as one would. A re-created
+        # Service loses it; run this line again (or the script).
+        lines.append(expose.status_patch_command(s))
+    lines += _rollout(namespace, deployment)
+    if mode == "metallb":
+        lines += [f"waiting {quote(f'MetalLB to give Service {namespace}/{deployment} the address {ip}')}",
+                  f"kubectl -n {quote(namespace)} wait --for=jsonpath='{{.status.loadBalancer.ingress[0].ip}}'={quote(ip)} "
+                  f"service/{quote(deployment)} {TIMEOUT}"]
     if controller == "ingress-nginx":
         # Its validating webhook (failurePolicy Fail) refuses every Ingress until it answers.
         lines.append(f"retry {quote('the ingress-nginx admission webhook to accept a dry-run Ingress')} "
                      "ingress_admitted")
+    host = f"[{ip}]" if ":" in ip else ip
+    # Any HTTP answer will do (the controller's 404): the address reaches the controller from here.
+    lines.append(f"retry {quote(f'http://{host}/ to answer (else: a firewall, a wrong address, or kube-proxy)')} "
+                 f"curl -sS -o /dev/null --max-time 5 {quote(f'http://{host}/')}")
     return lines
 
 
@@ -216,8 +234,9 @@ def directory_readme(s: Settings, files: list[str], version: str) -> str:
         STORAGE_VALUES_FILE: "OpenEBS Local PV hostpath chart values (its StorageClass made the default)",
         "registry.yaml": "the in-cluster registry: Distribution, its volume, htpasswd Secret (bcrypt hash "
                          "only), Service and Ingress with TLS",
-        "ingress-nginx-values.yaml": "ingress-nginx chart values (public IP in externalIPs)",
-        "traefik-values.yaml": "Traefik chart values (public IP in the Service's externalIPs)",
+        "ingress-nginx-values.yaml": f"ingress-nginx chart values (the Service for network.expose {s.network.expose})",
+        "traefik-values.yaml": f"Traefik chart values (the Service for network.expose {s.network.expose})",
+        expose.METALLB_FILE: "MetalLB IPAddressPool (the public IP alone) and L2Advertisement",
         "persistent_config_configmap.yaml": "ConfigMap: per-user persistent storage across launches",
         "scheduler_configmap.yaml": "ConfigMap: keeps Keycloak tokens in user servers fresh",
         "supervisord_configmap.yaml": "ConfigMap: runs that refresher in the background",

@@ -77,11 +77,13 @@ for class in $(kubectl get storageclass -o name); do
   fi
 done
 
-step 'ingress: ingress-nginx on 203.0.113.10'
+step 'ingress: ingress-nginx on 203.0.113.10 (network.expose load-balancer)'
 helm upgrade --install ingress-nginx ingress-nginx --repo https://kubernetes.github.io/ingress-nginx --version 4.14.5 --namespace ingress-nginx --create-namespace -f ingress-nginx-values.yaml
+kubectl -n ingress-nginx patch service ingress-nginx-controller --subresource=status --type=merge -p '{"status":{"loadBalancer":{"ingress":[{"ip":"203.0.113.10"}]}}}'
 waiting 'Deployment ingress-nginx/ingress-nginx-controller to be available'
 kubectl -n ingress-nginx rollout status deployment/ingress-nginx-controller --timeout="${DEADLINE_SECONDS}s"
 retry 'the ingress-nginx admission webhook to accept a dry-run Ingress' ingress_admitted
+retry 'http://203.0.113.10/ to answer (else: a firewall, a wrong address, or kube-proxy)' curl -sS -o /dev/null --max-time 5 http://203.0.113.10/
 
 step 'certificates: cert-manager'
 helm upgrade --install cert-manager oci://quay.io/jetstack/charts/cert-manager --version v1.21.1 --namespace cert-manager --create-namespace -f cert-manager-values.yaml
