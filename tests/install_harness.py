@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from tests.conftest import EXAMPLE_ANSWERS, REPO
+from tests.http_standin import IngressControllerStandin
 from tests.registry_standin import Behaviour, RegistryStandin, make_ca
 from tests.tls_standin import HubStandin, TestCA
 from tests.toolenv import kube_tool_env
@@ -126,18 +127,27 @@ class Install:
     registry: RegistryStandin
     ca_bundle: Path
     cluster: InstallCluster | None = field(default=None, repr=False)
+    # Answers http://PUBLIC_IP/ for the ingress check (through --resolve; see tests/http_standin.py).
+    controller: IngressControllerStandin = field(default_factory=lambda: IngressControllerStandin().start(),
+                                                 repr=False)
 
     def stop(self) -> None:
         self.hub.stop()
         self.registry.__exit__(None, None, None)
+        self.controller.stop()
+
+    def resolve(self) -> dict[str, str]:
+        """Host -> ADDR:PORT for every stand-in the install's checks ask (`--resolve`)."""
+        hub = dict(arg.split(":", 1) for arg in self.hub.resolve_args() if arg != "--resolve")
+        return {**hub, **self.registry.resolve, PUBLIC_IP: self.controller.target()}
 
     def run(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "wizard", *args, "--dir", str(self.directory)],
                               env=self.env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
     def cluster_options(self, wait: float = 60) -> list[str]:
-        registry = [arg for host, target in self.registry.resolve.items() for arg in ("--resolve", f"{host}:{target}")]
-        return [*self.hub.resolve_args(), *registry, "--ca-bundle", str(self.ca_bundle), "--timeout", str(wait)]
+        resolve = [arg for host, target in self.resolve().items() for arg in ("--resolve", f"{host}:{target}")]
+        return [*resolve, "--ca-bundle", str(self.ca_bundle), "--timeout", str(wait)]
 
     def install(self, *extra: str, wait: float = 60) -> subprocess.CompletedProcess:
         return self.run("install", "--answers", str(self.answers), "--yes", *self.cluster_options(wait), *extra)

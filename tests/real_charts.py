@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
 
 from tests.conftest import REPO, upstream
 from wizard.charts import CHARTS

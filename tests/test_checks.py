@@ -24,6 +24,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from tests.http_standin import IngressControllerStandin
 from tests.realkube import nodes, objects, standins
 from tests.realkube.waiting import wait_for
 from tests.test_realkube import available, deployment
@@ -38,7 +39,8 @@ from wizard.settings import load_answers
 FIXED_NAMESPACES = ("traefik", "cert-manager", "ingress-nginx", "registry")
 
 
-def context(kubeconfig: Path | None, tmp_path, changes: dict | None = None, timeout: float = 2) -> Context:
+def context(kubeconfig: Path | None, tmp_path, changes: dict | None = None, timeout: float = 2,
+            resolve: dict[str, str] | None = None) -> Context:
     """A check's context over `kubeconfig`; None for a check that must not touch the cluster."""
     raw = copy.deepcopy(BASE)
     for section, values in (changes or {}).items():
@@ -49,7 +51,8 @@ def context(kubeconfig: Path | None, tmp_path, changes: dict | None = None, time
     def cluster() -> Cluster:
         assert kubeconfig is not None, "this check should not need the cluster"
         return Cluster(str(kubeconfig))
-    ctx = Context(settings, tmp_path, Runner(tmp_path / "install.log"), Options(timeout=timeout),
+    ctx = Context(settings, tmp_path, Runner(tmp_path / "install.log"),
+                  Options(timeout=timeout, resolve=resolve or {}),
                   notify=lambda stage, message: notes.append(message), cluster_factory=cluster)
     ctx.notes = notes
     return ctx
@@ -156,7 +159,10 @@ def test_ingress_needs_the_public_ip_in_external_ips(real_kube, tmp_path, traefi
 def test_ingress_passes(real_kube, tmp_path, traefik, undo):
     """The check waits (a watch) until the real rollout makes the Deployment Available."""
     _traefik_service(real_kube.api, undo, ["203.0.113.10"])
-    checks.ingress(context(real_kube.kubeconfig, tmp_path, timeout=30))
+    with IngressControllerStandin() as controller:  # answers http://203.0.113.10/ through --resolve
+        checks.ingress(context(real_kube.kubeconfig, tmp_path, timeout=30,
+                               resolve={"203.0.113.10": controller.target()}))
+    assert "203.0.113.10" in controller.seen
 
 
 # --- cert-manager and the issuer ---------------------------------------------------------------

@@ -19,9 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -29,6 +27,7 @@ import yaml
 from kubernetes import client
 
 from tests.conftest import EXAMPLE_ANSWERS, REPO
+from tests.http_standin import IngressControllerStandin
 from tests.real_charts import archive
 from tests.realkube.metallb import MetalLBStandin
 from tests.realkube.waiting import wait_for
@@ -39,30 +38,11 @@ NAMESPACE, NAME = expose.INGRESS_DEPLOYMENTS["traefik"]
 CRDS = Path(__file__).parent / "realkube" / "metallb-crds.yaml"
 
 
-class Controller(BaseHTTPRequestHandler):
-    """Answers as an ingress controller with no route for the request: 404."""
-
-    seen: list[str] = []
-
-    def do_GET(self):  # noqa: N802 - http.server's name
-        Controller.seen.append(self.headers.get("Host", ""))
-        self.send_response(404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def controller_standin():
-    Controller.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Controller)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    """The controller's answer to http://PUBLIC_IP/ (tests/http_standin.py)."""
+    with IngressControllerStandin() as standin:
+        yield standin
 
 
 @contextmanager
@@ -169,7 +149,7 @@ def test_load_balancer_status_written_checked_lost_reported_restored_and_unreach
                                                                          controller_standin):
     env, directory = real_kube_env, tmp_path / "setup"
     answers = answers_file(tmp_path, "load-balancer")
-    done = install_ingress(env, directory, answers, controller_standin)
+    done = install_ingress(env, directory, answers, controller_standin.port)
     assert done.returncode == 0, done.stdout + done.stderr
     svc = service(env)
     assert svc["spec"]["type"] == "LoadBalancer" and svc["spec"]["loadBalancerClass"] == expose.LOAD_BALANCER_CLASS
@@ -178,7 +158,7 @@ def test_load_balancer_status_written_checked_lost_reported_restored_and_unreach
     assert "externalIPs" not in svc["spec"]
     assert svc["status"]["loadBalancer"]["ingress"][0]["ip"] == IP
     assert external_ip_column(env) == IP
-    assert IP in Controller.seen, "the check did not ask http://PUBLIC_IP/"
+    assert IP in controller_standin.seen, "the check did not ask http://PUBLIC_IP/"
     log = (directory / "install.log").read_text()
     assert "--subresource=status" in log
 
@@ -186,7 +166,7 @@ def test_load_balancer_status_written_checked_lost_reported_restored_and_unreach
     kubectl(env, "-n", NAMESPACE, "patch", "service", NAME, "--subresource=status", "--type=merge",
             "-p", '{"status":{"loadBalancer":{"ingress":null}}}')
     assert external_ip_column(env) == "<pending>"
-    verified = wizard(env, directory, "verify", "--resolve", f"{IP}:127.0.0.1:{controller_standin}",
+    verified = wizard(env, directory, "verify", "--resolve", f"{IP}:127.0.0.1:{controller_standin.port}",
                       "--timeout", "3")
     line = next(x for x in verified.stdout.splitlines() if x.startswith("[ingress] failed"))
     assert verified.returncode == 1
@@ -201,7 +181,7 @@ def test_load_balancer_status_written_checked_lost_reported_restored_and_unreach
     # The Service itself deleted (re-created without status): the next install finds the stage
     # done but its check failing, applies it again, and the address is back.
     kubectl(env, "-n", NAMESPACE, "delete", "service", NAME)
-    notes = resume_ingress(env, directory, controller_standin)
+    notes = resume_ingress(env, directory, controller_standin.port)
     assert any(f"was done, but ingress-external-ip: Service {NAMESPACE}/{NAME} does not exist" in n for n in notes)
     assert service(env)["status"]["loadBalancer"]["ingress"][0]["ip"] == IP
     assert external_ip_column(env) == IP
@@ -219,14 +199,14 @@ def test_load_balancer_status_written_checked_lost_reported_restored_and_unreach
 
 def test_external_ips_installs_where_allowed_then_moves_to_load_balancer(real_kube_env, traefik_release, tmp_path, controller_standin):
     env, directory = real_kube_env, tmp_path / "setup"
-    done = install_ingress(env, directory, answers_file(tmp_path, "external-ips"), controller_standin)
+    done = install_ingress(env, directory, answers_file(tmp_path, "external-ips"), controller_standin.port)
     assert done.returncode == 0, done.stdout + done.stderr
     svc = service(env)
     assert svc["spec"]["type"] == "ClusterIP" and svc["spec"]["externalIPs"] == [IP]
     assert external_ip_column(env) == IP
-    assert IP in Controller.seen
+    assert IP in controller_standin.seen
     # An install made the old way moves to the default: helm upgrades the Service in place.
-    moved = install_ingress(env, directory, answers_file(tmp_path, "load-balancer"), controller_standin)
+    moved = install_ingress(env, directory, answers_file(tmp_path, "load-balancer"), controller_standin.port)
     assert moved.returncode == 0, moved.stdout + moved.stderr
     svc = service(env)
     assert svc["spec"]["type"] == "LoadBalancer" and "externalIPs" not in svc["spec"]
@@ -301,7 +281,7 @@ def test_metallb_assigns_the_public_ip_from_the_wizards_pool(real_kube, real_kub
                          "--skip-check", "nodes", "--timeout", "20")  # nodes: registry none on containerd
         assert "[preflight] done" in checked.stdout, checked.stdout + checked.stderr
         with MetalLBStandin(real_kube.api) as metallb:
-            done = install_ingress(env, directory, answers, controller_standin)
+            done = install_ingress(env, directory, answers, controller_standin.port)
         assert done.returncode == 0, done.stdout + done.stderr
         assert metallb.assigned == [(f"{NAMESPACE}/{NAME}", IP)]
         svc = service(env)
@@ -318,7 +298,7 @@ def test_metallb_assigns_the_public_ip_from_the_wizards_pool(real_kube, real_kub
         from wizard.context import CheckFailed
 
         with pytest.raises(CheckFailed) as failed:
-            checks.ingress_address(ingress_context(env, directory, controller_standin, timeout=2))
+            checks.ingress_address(ingress_context(env, directory, controller_standin.port, timeout=2))
         assert f"to get {IP} from MetalLB" in str(failed.value) and "no external address" in str(failed.value)
         assert f"get ipaddresspool {expose.METALLB_POOL}" in failed.value.next_step
     finally:

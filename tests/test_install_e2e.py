@@ -16,7 +16,7 @@ import re
 
 import pytest
 
-from tests.install_harness import helm_releases, install_cluster, make_real_install  # noqa: F401
+from tests.install_harness import PUBLIC_IP, helm_releases, install_cluster, make_real_install  # noqa: F401
 
 
 def applied_stages(log_text: str) -> set[str]:
@@ -44,6 +44,8 @@ def test_install_from_empty_cluster_to_endpoints_then_verify(tmp_path, install_c
         nginx = install_cluster.webhooks["ingress-nginx"].reviews
         assert any(r["kind"] == "Ingress" and r["dryRun"] for r in nginx), nginx
         assert any(r["kind"] == "Ingress" and not r["dryRun"] for r in nginx), nginx
+        # The ingress check asked http://PUBLIC_IP/ (sent to the controller stand-in by --resolve).
+        assert PUBLIC_IP in run.controller.seen, run.controller.seen
 
         verified = run.verify()
         assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-2000:]

@@ -7,7 +7,7 @@ import asyncio
 import json
 import threading
 
-from tests.test_tui_support import (FakePlan, aio, choose, export_example, field, make_app, message, prefilled, present,
+from tests.test_tui_support import (FakePlan, aio, choose, field, make_app, message, prefilled, present,
                                     settle, tick, type_into, wait_for)
 from wizard import validate as v
 from wizard.settings import check_field

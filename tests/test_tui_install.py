@@ -31,9 +31,7 @@ def test_whole_flow_from_an_empty_directory_to_done_on_the_real_cluster(tmp_path
     node = client.CoreV1Api(install_cluster.api).read_node(install_cluster.kube.node)
     address = next(a.address for a in node.status.addresses if a.type == "InternalIP")
     try:
-        resolve = dict(arg.split(":", 1) for arg in run.hub.resolve_args() if arg != "--resolve")
-        resolve.update(run.registry.resolve)
-        options = Options(timeout=60, resolve=resolve, ca_bundle=str(run.ca_bundle), kubeconfig=kube_env["KUBECONFIG"])
+        options = Options(timeout=60, resolve=run.resolve(), ca_bundle=str(run.ca_bundle), kubeconfig=kube_env["KUBECONFIG"])
         directory = tmp_path / "fresh"
         answers = Answers(directory, {"charts": chart_sources()})
         app = WizardApp(directory, answers=answers, options=options, animate=False, save_delay=0.05)

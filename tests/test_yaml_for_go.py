@@ -14,7 +14,6 @@ from urllib.parse import unquote
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings as hsettings, strategies as st
 
-from tests.conftest import upstream
 from tests.helm_merge import merge
 from tests.helm_readback import binderhub_renders, go_read, registry_credentials
 from tests.variants import BASE
