@@ -47,8 +47,6 @@ def example_raw():
     return read_answers_file(EXAMPLE_ANSWERS)
 
 
-# The fake cluster's fixtures, for every test module (fake_kube, kube_env).
-from tests.fakekube.fixtures import fake_kube, kube_env  # noqa: E402,F401
 # The real control plane's (started once per session, only when a test asks for it).
 from tests.realkube.fixtures import (  # noqa: E402,F401
     pod_behaviours, real_api_server, real_kube, real_kube_env, real_namespace,

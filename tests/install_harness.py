@@ -169,18 +169,14 @@ def standins(tmp_path: Path) -> tuple[HubStandin, TestCA, RegistryStandin, Path]
     return hub, ca, registry, bundle
 
 
-def make_real_install(tmp_path: Path, cluster: InstallCluster, changes: dict | None = None) -> Install:
+def make_real_install(tmp_path: Path, cluster: InstallCluster, changes: dict | None = None,
+                      through=None) -> Install:
+    """`through`: a FaultProxy (tests/realkube/faultproxy.py) in front of the cluster's API server
+    (the `install_fault_proxy` fixture): helm, kubectl and the wizard then reach the cluster through it."""
     hub, ca, registry, bundle = standins(tmp_path)
-    return Install(tmp_path / "setup", write_answers(tmp_path, chart_sources(), changes),
-                   cluster.env(tmp_path / "kube-state"), hub, ca, registry, bundle, cluster)
-
-
-def make_install(tmp_path: Path, fake, env: dict, changes: dict | None = None,
-                 delays: dict[str, float] | None = None) -> Install:
-    """The install on the fake API server (tests that still need its fault injection)."""
-    from tests.fake_install_harness import make_fake_install
-
-    return make_fake_install(tmp_path, fake, env, changes, delays)
+    env = (through or cluster).env(tmp_path / "kube-state")
+    return Install(tmp_path / "setup", write_answers(tmp_path, chart_sources(), changes), env, hub, ca, registry,
+                   bundle, cluster)
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +188,20 @@ def install_cluster(real_kube, tmp_path_factory):
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def install_fault_proxy(install_cluster, tmp_path):
+    """A FaultProxy in front of the module's InstallCluster's API server, for one test (import it
+    with install_cluster); pass it to make_real_install as `through`."""
+    from tests.realkube.faultproxy import FaultProxy
+
+    proxy = FaultProxy.in_front_of(install_cluster.kube.control_plane.api, tmp_path / "fault-proxy").start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()  # first: requests still held are cut, not sent on to the server after the test
+        proxy.clear()
 
 
 def helm_releases(api, namespaces=("openebs", "ingress-nginx", "cert-manager", "binder")) -> dict[str, list[str]]:

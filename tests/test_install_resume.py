@@ -3,10 +3,9 @@ the same secrets, a readable state. Faults from the API and from helm fail a sta
 explanation, keep the state, and a retry works. One install at a time per directory.
 
 The installs run on the real control plane with the real charts (tests/install_harness.py says
-what is real and what stands in). Three tests stay on the fake API server (tests/fakekube) because
-they need faults a real API server does not make on demand (HTTP 500s and 409s on chosen paths, a
-request held for minutes, the API stopped and started): they move once tests/realkube has its
-fault-injecting proxy."""
+what is real and what stands in). The faults a real API server does not make on demand (HTTP 500s
+and 409s on chosen paths, slow and held requests, the API stopped and started) come from the fault
+proxy in front of it (tests/realkube/faultproxy.py): everything else is the real server's answer."""
 
 from __future__ import annotations
 
@@ -19,8 +18,7 @@ import sys
 import pytest
 
 from tests.conftest import REPO
-from tests.fake_install_harness import make_fake_install
-from tests.install_harness import helm_releases, install_cluster, make_real_install  # noqa: F401
+from tests.install_harness import helm_releases, install_cluster, install_fault_proxy, make_real_install  # noqa: F401
 
 STAGES = ("storage", "ingress", "cert-manager", "issuer", "registry", "namespace", "binderhub", "endpoints")
 
@@ -92,44 +90,55 @@ def test_sigkill_at_stage_boundaries_and_mid_stage_then_resume_and_status(tmp_pa
         install.stop()
 
 
-def test_api_faults_fail_a_stage_with_an_explanation_and_a_retry_works(tmp_path, fake_kube, kube_env):
-    """On the fake API server (injected 500s, 409s and slow answers; see the module docstring)."""
-    install = make_fake_install(tmp_path, fake_kube, kube_env)
+@pytest.mark.slow
+def test_api_faults_fail_a_stage_with_an_explanation_and_a_retry_works(tmp_path, install_cluster,
+                                                                      install_fault_proxy):
+    """Through the fault proxy: HTTP 500s on every ClusterIssuer read fail the issuer stage with the
+    server's message while the stages before it stay done; 409 conflicts on every ConfigMap request
+    fail the namespace stage's kubectl, explained; then a slow API within the limits (the Deployment
+    reads 0.3 s, kubectl's ConfigMap requests 3 s each) and the install finishes. What it
+    cannot show: faults that are not a well-formed Status (a cut or garbled answer)."""
+    proxy = install_fault_proxy
+    install = make_real_install(tmp_path, install_cluster, through=proxy)
     try:
-        # HTTP 500 on the ClusterIssuer reads of the issuer check.
-        fake_kube.inject("GET", r"^/apis/cert-manager\.io/v1/clusterissuers", status=500, times=None,
-                         message="etcdserver: leader changed")
-        first = install.install(wait=5)
+        proxy.inject("GET", r"^/apis/cert-manager\.io/v1/clusterissuers", status=500, times=None,
+                     message="etcdserver: leader changed")
+        first = install.install(wait=30)
         assert first.returncode == 1
         assert "[issuer] failed" in first.stdout and "leader changed" in first.stdout, first.stdout[-1500:]
         state = json.loads((install.directory / "state.json").read_text())
         assert state["stages"]["storage"]["status"] == "done" and state["stages"]["issuer"]["status"] == "failed"
-        fake_kube.faults.clear()
+        proxy.clear()
 
-        # 409 conflicts on ConfigMap writes, then a slow API: still explained, then recovered.
-        fake_kube.inject(None, r"/configmaps", status=409, times=None, message="the object has been modified")
-        second = install.install(wait=5)
-        assert second.returncode == 1 and "[namespace] failed" in second.stdout
+        # 409 conflicts on ConfigMap requests, then a slow API: still explained, then recovered.
+        proxy.inject(None, r"/configmaps", status=409, times=None, message="the object has been modified")
+        second = install.install(wait=30)
+        assert second.returncode == 1 and "[namespace] failed" in second.stdout, second.stdout[-1500:]
         assert "kubectl" in second.stdout and "exited with" in second.stdout
-        fake_kube.faults.clear()
-        # Slow, but within the limits: the checks' reads, and kubectl's requests at 3 of its 10 s (--timeout 5).
-        reads = fake_kube.slow(r"/deployments", 0.3, times=6)
-        writes = fake_kube.slow(r"^/api/v1/namespaces/binder/configmaps", 3, times=2)
-        third = install.install(wait=5)
+        proxy.clear()
+        # Slow, but within the limits: the Deployment reads (the checks' and helm's), and kubectl's
+        # ConfigMap requests, 2 x 3 s of its 40 s (--timeout 20: the real helm upgrade of BinderHub
+        # alone can take more than the 10 s of --timeout 5 on a busy machine).
+        reads = proxy.slow(r"/deployments", 0.3, times=6)
+        writes = proxy.slow(r"^/api/v1/namespaces/binder/configmaps", 3, times=2)
+        third = install.install(wait=20)
         assert third.returncode == 0, third.stdout[-3000:]
         assert reads.times == 0 and writes.times == 0, "every delay was met: the step tested slowness"
     finally:
         install.stop()
 
 
-def test_an_unreachable_api_is_explained_and_a_retry_works(tmp_path, fake_kube, kube_env):
-    """On the fake API server (stopped and started again; see the module docstring)."""
-    install = make_fake_install(tmp_path, fake_kube, kube_env)
+@pytest.mark.slow
+def test_an_unreachable_api_is_explained_and_a_retry_works(tmp_path, install_cluster, install_fault_proxy):
+    """The API stops listening (the fault proxy stopped: connections refused): the install stops at
+    preflight with exit 3 saying the API does not answer; once it listens again on the same address,
+    the next run finishes."""
+    install = make_real_install(tmp_path, install_cluster, through=install_fault_proxy)
     try:
-        fake_kube.stop()
+        install_fault_proxy.stop()
         down = install.install(wait=3)
-        assert down.returncode == 3 and "does not answer" in down.stdout + down.stderr
-        fake_kube.start()
+        assert down.returncode == 3 and "does not answer" in down.stdout + down.stderr, down.stdout + down.stderr
+        install_fault_proxy.start()
         up = install.install()
         assert up.returncode == 0, up.stdout[-3000:]
     finally:
@@ -188,21 +197,35 @@ def test_dry_run_lists_every_mutating_command_masked_and_changes_nothing(tmp_pat
         install.stop()
 
 
-def test_a_hung_kubectl_is_stopped_at_its_time_limit_and_explained(tmp_path, fake_kube, kube_env):
-    """The API server holds a write for 5 minutes: with --timeout 5, kubectl is stopped after 10 s,
-    the stage fails saying so, and the next run (the server answering again) finishes. On the fake
-    API server (a held request; see the module docstring)."""
-    install = make_fake_install(tmp_path, fake_kube, kube_env)
+@pytest.mark.slow
+def test_a_hung_kubectl_is_stopped_at_its_time_limit_and_explained(tmp_path, install_cluster,
+                                                                  install_fault_proxy):
+    """The API holds kubectl's ConfigMap create (the fault proxy, until the end of the test): with
+    --timeout 5, kubectl is stopped after 10 s, the namespace stage fails saying so and records it,
+    and the next run (the API answering again) finishes. The ConfigMaps are deleted first so that
+    kubectl apply must create them (an earlier test in this module may have made them)."""
+    from kubernetes import client
+
+    from wizard.render.userpods import CONFIGMAPS
+
+    core = client.CoreV1Api(install_cluster.api)
+    for name, *_rest in CONFIGMAPS:
+        try:
+            core.delete_namespaced_config_map(name, "binder")
+        except client.ApiException as error:
+            if error.status != 404:
+                raise
+    install = make_real_install(tmp_path, install_cluster, through=install_fault_proxy)
     try:
-        held = fake_kube.slow(r"^/api/v1/namespaces/binder/configmaps$", 300, method="POST", times=1)
-        first = install.run("install", "--answers", str(install.answers), "--yes", *install.cluster_options(5),
-                            timeout=150)
-        assert held.times == 0, "the write was held"
+        held = install_fault_proxy.hold(r"^/api/v1/namespaces/binder/configmaps$", method="POST", times=1)
+        first = install.run("install", "--answers", str(install.answers), "--yes", "--only", "namespace",
+                            *install.cluster_options(5), timeout=150)
+        assert held.met.is_set() and held.times == 0, "the create was held"
         assert first.returncode == 1, first.stdout[-3000:]
         assert "[namespace] failed" in first.stdout and "did not finish within 10 s and was stopped" in first.stdout
         state = json.loads((install.directory / "state.json").read_text())
         assert "did not finish within 10 s" in state["stages"]["namespace"]["error"]
-        again = install.install(wait=5)
+        again = install.install()
         assert again.returncode == 0, again.stdout[-3000:]
     finally:
         install.stop()

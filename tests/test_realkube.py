@@ -59,7 +59,8 @@ def available(api: client.ApiClient, namespace: str, name: str) -> bool:
 def test_namespace_deletion_waits_for_a_finalizer(real_kube, real_namespace):
     """The namespace controller empties a Terminating namespace and keeps it while an object's
     finalizer remains, reporting which; removing the finalizer lets it go. A store that deletes
-    namespaces at once (the fake) fails the Terminating checks."""
+    namespaces at once (as the home-made fake API server the tests once used did) fails the
+    Terminating checks."""
     core = client.CoreV1Api(real_kube.api)
     namespace = real_namespace("fin")
     core.create_namespaced_config_map(namespace, {"metadata": {"name": "held",
