@@ -35,4 +35,7 @@ else
 fi
 
 export PATH="$PWD/.venv/bin:$PWD/.tools/bin:$PATH"
-exec .venv/bin/python -m pytest "$@"
+# Test modules run in parallel (pytest-xdist), a module's tests in one worker, so each module's
+# cluster and fixtures are made once; most of the time is spent waiting on API servers and scripted
+# readiness, not computing. TEST_WORKERS=0 runs everything in this process.
+exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-3}" --dist loadfile "$@"
