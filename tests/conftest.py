@@ -11,7 +11,10 @@ REPO = Path(__file__).resolve().parent.parent
 # ../shared beside the repository; a git worktree under a folder of worktrees finds it one level up.
 UPSTREAM = next((base / "shared" / "upstream" for base in (REPO.parent, REPO.parent.parent)
                  if (base / "shared" / "upstream").is_dir()), REPO.parent / "shared" / "upstream")
-EXAMPLE_ANSWERS = REPO / "examples" / "answers.yaml"
+# The tests' answers: every section filled (Keycloak, an external registry with its password,
+# ingress-nginx), so one file reaches every renderer. The README's example (examples/answers.yaml)
+# holds no secrets and is tested on its own (tests/test_examples.py).
+EXAMPLE_ANSWERS = REPO / "tests" / "data" / "full-answers.yaml"
 FIXED_TOKENS = ("1" * 64, "2" * 64, "3" * 48)
 
 

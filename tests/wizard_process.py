@@ -14,7 +14,7 @@ from tests.conftest import EXAMPLE_ANSWERS, REPO
 
 
 def example_answers(directory: Path, changes: dict | None = None) -> Path:
-    """examples/answers.yaml with `changes` merged per section, written into `directory`."""
+    """The tests' full answers (tests/data/full-answers.yaml) with `changes` merged per section, written into `directory`."""
     raw = yaml.safe_load(EXAMPLE_ANSWERS.read_text())
     for section, values in (changes or {}).items():
         if isinstance(values, dict):

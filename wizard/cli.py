@@ -245,4 +245,6 @@ def _export(args: argparse.Namespace) -> int:
         print(f"wrote {len(report.written)} file(s) to {directory}: {', '.join(report.written)}")
     if report.unchanged:
         print(f"unchanged: {len(report.unchanged)} file(s)")
+    print(f"next: read {directory / 'README.md'}, then run `wizard install --dir {directory}` (or "
+          f"{directory / 'install.sh'} by hand)")
     return EXIT_OK
