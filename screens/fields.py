@@ -1,6 +1,7 @@
-"""A labelled field bound to one settings path: the right editor for its kind (text, secret,
-number, list, choice, switch), checked as you type by the core's validator (`check_field`), with
-the reason shown beside it. Each change updates the answers and tells the screen."""
+"""A labelled field bound to one settings path: the right editor for its kind (the core's
+`Field.kind`: a switch for bool, radio buttons for choice, a text box for the rest, parsed and
+formatted by the core), checked as you type by the core's validator (`check_field`), with the
+reason shown beside it. Each change updates the answers and tells the screen."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Stati
 from wizard import validate as v
 from wizard.settings import FIELDS_BY_PATH, check_field
 
-from .session import Answers, from_text, kind_of, problem_text, to_text
+from .session import Answers, from_text, problem_text
 
 
 def field_id(path: str) -> str:
@@ -56,7 +57,7 @@ class SettingField(Vertical):
         self.answers = answers
         self.spec = FIELDS_BY_PATH[path]
         self.choices = choices or getattr(self.spec.check, "choices", ())
-        self.kind = "choice" if choices else kind_of(path)
+        self.kind = "choice" if choices else self.spec.kind
         self.placeholder = placeholder
         self._shown: str | None = None
         self.touched = False  # an empty required field says only "required" until it is edited
@@ -70,10 +71,10 @@ class SettingField(Vertical):
                 with RadioSet(classes="editor"):
                     for choice in self.choices:
                         yield RadioButton(choice, value=(choice == value), name=choice)
-            elif self.kind == "switch":
+            elif self.kind == "bool":
                 yield Checkbox("", value=bool(value), classes="editor")
             else:
-                box = Input(to_text(value), placeholder=f"e.g. {self.placeholder}" if self.placeholder else "", password=self.spec.secret,
+                box = Input(self.spec.format(value), placeholder=f"e.g. {self.placeholder}" if self.placeholder else "", password=self.spec.secret,
                             validators=[CoreValidator(self.path, self.answers)], validate_on=["changed"],
                             classes="editor")
                 box.cursor_blink = getattr(self.app, "blink", True)
@@ -98,7 +99,7 @@ class SettingField(Vertical):
         """Change the value from the program (a default, a suggestion)."""
         editor = self.editor
         if isinstance(editor, Input):
-            editor.value = to_text(value)
+            editor.value = self.spec.format(value)
         elif isinstance(editor, Checkbox):
             editor.value = bool(value)
         else:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from wizard import validate as v
-from wizard.settings import FIELDS, FIELDS_BY_PATH, REQUIRED, _get, _set
+from wizard.settings import FIELDS, FIELDS_BY_PATH, REQUIRED, FieldError, _get, _set
 
 ANSWERS = "answers.yaml"
 STATE = "state.json"
@@ -25,42 +25,17 @@ def default_of(path: str, answers: dict) -> Any:
     return "" if default is REQUIRED or default is None else default
 
 
-def kind_of(path: str) -> str:
-    """How a field is edited: choice, switch, list, number, cpu or text."""
-    spec = FIELDS_BY_PATH[path]
-    if hasattr(spec.check, "choices"):
-        return "choice"
-    default = spec.default
-    if isinstance(default, bool):
-        return "switch"
-    if isinstance(default, list):
-        return "list"
-    if path.startswith("hub.resources.cpu"):
-        return "cpu"
-    if isinstance(default, int):
-        return "number"
-    return "text"
-
-
 def from_text(path: str, text: str) -> Any:
-    """The typed value of what was typed into a field (the validator decides whether it is good)."""
-    kind = kind_of(path)
-    if kind == "list":
-        return [item for item in text.replace(",", " ").split() if item]
-    if kind in ("number", "cpu"):
-        try:
-            return int(text.strip())
-        except ValueError:
-            pass
-        if kind == "cpu":
-            try:
-                return float(text.strip())
-            except ValueError:
-                pass
-    return text
+    """The value of what was typed into a field, parsed by the core for the field's kind; the text
+    itself where it does not parse (the field then shows the core's reason)."""
+    try:
+        return FIELDS_BY_PATH[path].parse(text)
+    except FieldError:
+        return text
 
 
 def to_text(value: Any) -> str:
+    """A value as the review lists it (a field's editor shows `Field.format`)."""
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     if value is None:

@@ -74,3 +74,51 @@ def test_prompt_validation_uses_the_field_validators():
     assert "required" in secret("")
     limit = _validator(FIELDS_BY_PATH["hub.named_server_limit"], answers)
     assert limit("7") is True and limit("seven") is not True
+
+
+BACKSPACE = "\x7f"
+
+
+def test_the_advanced_walk_takes_three_nodes_and_decimal_cpus():
+    """`wizard export` on a terminal refused cluster.nodes = 3 (the prompt handed the text "3" to
+    a check that wants a whole number; even the default 1 was refused), which the TUI accepts.
+    Proves the prompts now parse each answer by the field's kind; it cannot prove anything about
+    a real terminal beyond prompt_toolkit's pipe input."""
+    keys = [
+        ENTER, "y",                     # profile production; the advanced questions too
+        ENTER, ENTER, ENTER,            # context (current), namespace, release
+        ENTER,                          # runtime containerd
+        BACKSPACE + "3" + ENTER,        # nodes: 3 in place of the default 1
+        "198.51.100.7" + ENTER, ENTER,  # public ip, expose
+        "example.org" + ENTER, ENTER, ENTER, "ops@example.org" + ENTER, ENTER,
+        ENTER, ENTER, ENTER,            # ingress, storage, storage class
+        ENTER, "n",                     # registry external, no plain http
+        "https://registry.example.org" + ENTER, "robot" + ENTER, "registry-pass" + ENTER,
+        "registry.example.org/binder/r2d-" + ENTER,
+        ENTER, "n",                     # keycloak, no plain http
+        "https://sso.example.org" + ENTER, "binder" + ENTER, ENTER, "client-secret" + ENTER,
+        ENTER,                          # login button label
+        "admin" + ENTER, "y", ENTER, ENTER, "y",
+        "y", ENTER,                     # named servers, their limit
+        "y", ENTER,                     # culling, its timeout
+        ENTER, "y", ENTER,              # database, user storage, capacity
+        ENTER, ENTER,                   # cpu and memory limits
+        BACKSPACE * 3 + "250m" + ENTER,  # cpu guarantee, in Kubernetes' milli-CPUs
+        ENTER,
+    ]
+    raw = run_prompts(keys)
+    assert raw is not None
+    assert raw["cluster"]["nodes"] == 3
+    result = load_answers(raw)
+    assert result.ok, [str(p) for p in result.problems]
+    assert result.settings.cluster.nodes == 3
+    assert result.settings.hub.resources.cpu_guarantee == 0.25
+    assert result.settings.hub.cull.timeout == 3600 and result.settings.hub.named_server_limit == 5
+
+
+def test_a_refused_answer_names_the_field_and_what_is_allowed():
+    nodes = _validator(FIELDS_BY_PATH["cluster.nodes"], {})
+    assert nodes("3") is True and nodes("1") is True
+    assert nodes("three") == "cluster.nodes: is not a whole number (allowed: a whole number from 1 to 5000)"
+    keycloak = _validator(FIELDS_BY_PATH["auth.keycloak_url"], {})
+    assert "the realm goes in auth.realm" in keycloak("https://sso.example.org/realms/binder")

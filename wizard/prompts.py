@@ -1,7 +1,8 @@
 """Plain prompts (questionary) for `wizard export` on a terminal without an answers file.
 
 Walks the same field table as the answers file, asking only what applies given the answers so
-far, and checks each answer with the same validator the answers file and the TUI use.
+far. Each field's kind (settings.KINDS) decides the question; the core parses and checks what is
+typed (`Field.read`), exactly as the answers file and the TUI are checked.
 """
 
 from __future__ import annotations
@@ -9,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import validate as v
-from .settings import FIELDS, REQUIRED, Field, _set, check_field
+from .settings import FIELDS, REQUIRED, Field, _set
 
-LIST_FIELDS = ("auth.admin_users", "auth.allowed_users", "auth.allowed_groups")
 # Asked only when the user says they want the advanced questions.
 ADVANCED = ("cluster.context", "cluster.release", "cluster.runtime", "cluster.nodes", "registry.allow_http",
             "auth.allow_http",
@@ -19,37 +19,19 @@ ADVANCED = ("cluster.context", "cluster.release", "cluster.runtime", "cluster.no
             "hub.resources.memory_limit", "hub.resources.cpu_guarantee", "hub.resources.memory_guarantee")
 
 
-def _default_text(spec: Field, answers: dict) -> str:
+def _default(spec: Field, answers: dict) -> Any:
     default = spec.default(answers) if callable(spec.default) else spec.default
-    if default is REQUIRED or default is None:
-        return ""
-    if isinstance(default, list):
-        return ", ".join(default)
-    return str(default)
-
-
-def _parse(spec: Field, text: str) -> Any:
-    if spec.path in LIST_FIELDS:
-        return [item.strip() for item in text.split(",") if item.strip()]
-    if spec.check in (v.port_number,) or spec.path in ("hub.named_server_limit", "hub.cull.timeout"):
-        return int(text) if text.strip().lstrip("-").isdigit() else text
-    if spec.path in ("hub.resources.cpu_limit", "hub.resources.cpu_guarantee"):
-        try:
-            return float(text) if "." in text else int(text)
-        except ValueError:
-            return text
-    return text
+    return None if default is REQUIRED else default
 
 
 def _validator(spec: Field, answers: dict):
     def check(text: str) -> bool | str:
         if text == "":
-            default = spec.default(answers) if callable(spec.default) else spec.default
-            return f"{spec.path} is required: {spec.help}" if default is REQUIRED else True
+            return f"{spec.path} is required: {spec.help}" if _default(spec, answers) is None else True
         try:
-            check_field(spec.path, _parse(spec, text), answers)
+            spec.read(text, answers)
         except v.Invalid as err:
-            return f"{err.why} (allowed: {err.allowed})"
+            return str(err)
         return True
     return check
 
@@ -76,19 +58,17 @@ def ask_answers(**io: Any) -> dict | None:
                 return None
         if reply == "" and not spec.secret:
             continue  # the default applies
-        _set(answers, spec.path, reply if isinstance(reply, bool) or spec.check.__dict__.get("choices")
-             else _parse(spec, reply))
+        _set(answers, spec.path, reply if spec.kind in ("bool", "choice") else spec.parse(reply))
     return answers
 
 
 def _question(questionary: Any, spec: Field, answers: dict, io: dict):
     label = f"{spec.path} — {spec.help}" if spec.help else spec.path
-    choices = getattr(spec.check, "choices", None)
-    if choices:
-        default = _default_text(spec, answers)
-        return questionary.select(label, choices=list(choices), default=default or None, **io)
-    if spec.check is v.boolean:
-        return questionary.confirm(label, default=bool(spec.default), **io)
-    if spec.secret:
+    default = _default(spec, answers)
+    if spec.kind == "choice":
+        return questionary.select(label, choices=list(spec.choices), default=default, **io)
+    if spec.kind == "bool":
+        return questionary.confirm(label, default=bool(default), **io)
+    if spec.kind == "secret":
         return questionary.password(label, validate=_validator(spec, answers), **io)
-    return questionary.text(label, default=_default_text(spec, answers), validate=_validator(spec, answers), **io)
+    return questionary.text(label, default=spec.format(default), validate=_validator(spec, answers), **io)
