@@ -1,7 +1,8 @@
 """A labelled field bound to one settings path: the right editor for its kind (the core's
 `Field.kind`: a switch for bool, radio buttons for choice, a text box for the rest, parsed and
-formatted by the core), checked as you type by the core's validator (`check_field`), with the
-reason shown beside it. Each change updates the answers and tells the screen."""
+formatted by the core). Each change updates the answers and tells the screen, which shows beside
+each field the problems the core finds (`Answers.problems`: the field's own, and the rules across
+fields); the text box is also styled as you type by the core's check of the field alone."""
 
 from __future__ import annotations
 
@@ -79,22 +80,19 @@ class SettingField(Vertical):
                             classes="editor")
                 box.cursor_blink = getattr(self.app, "blink", True)
                 yield box
-        yield Static("", classes="message")
+        message = Static("", classes="message")
+        message.display = False  # until the screen shows a problem or a note
+        yield message
 
     def on_mount(self) -> None:
         editor = self.editor
-        editor.tooltip = self.spec.help
-        self.show_problem()
+        editor.tooltip = self.spec.help  # the screen shows the problems once its fields are mounted
 
     @property
     def editor(self):
         return self.query_one(".editor")
 
     # --- values ---------------------------------------------------------------------------------
-    @property
-    def valid(self) -> bool:
-        return self.answers.problem(self.path) is None
-
     def set_value(self, value: Any) -> None:
         """Change the value from the program (a default, a suggestion)."""
         editor = self.editor
@@ -118,11 +116,12 @@ class SettingField(Vertical):
         if self.answers.get(self.path) == value:
             return
         self.answers.set(self.path, value)
-        self.show_problem()
-        self.post_message(self.Changed(self, self.path, value))
+        self.post_message(self.Changed(self, self.path, value))  # the screen shows the problems again
 
-    def show_problem(self) -> None:
-        problem = self.answers.problem(self.path) if self.display else None
+    def show_problem(self, problem: str | None) -> None:
+        """Show the core's problem of this field (its own, or a rule across fields), else its note."""
+        if not self.display:
+            problem = None
         if problem and not self.touched and self.answers.get(self.path) in ("", None):
             self._show("required", invalid=False, note=False)
             return

@@ -319,3 +319,16 @@ def test_problems_of_the_fields_shown_include_the_rules_that_read_them():
                                                               "(allowed: a host name of its own)"}
     assert field_problems(raw, ("cluster.namespace",)) == {}
     assert problem_paths(raw) == ["network.hub_host", "tls.acme_email", "registry.host"]
+
+
+def test_a_rule_naming_a_field_asked_later_waits_for_that_screen():
+    """Profile local with an in-cluster registry: the network screen (profile) does not hold it
+    up, since the registry screen (asked later) shows it; the registry screen does."""
+    raw = copy.deepcopy(variant("local-profile"))
+    raw["registry"] = {"type": "in-cluster"}
+    registry = ("registry.type", "registry.host")
+    assert field_problems(raw, ("profile",)) == {"profile": "registry.type in-cluster needs a domain and "
+                                                 "certificates (allowed: external or none with profile: local, "
+                                                 "or profile: production)"}
+    assert field_problems(raw, ("profile",), later=registry) == {}
+    assert "in-cluster needs a domain" in field_problems(raw, registry)["registry.type"]

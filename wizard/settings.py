@@ -348,18 +348,20 @@ def load_answers(raw: Any, stored_secrets: dict[str, str] | None = None) -> Load
     return _load(raw, stored_secrets)
 
 
-def problems(raw: dict, paths: Iterable[str]) -> dict[str, str]:
+def problems(raw: dict, paths: Iterable[str], later: Iterable[str] = ()) -> dict[str, str]:
     """The problems of the fields a screen or prompt shows, as {path: message}: each field's own,
-    and those of the rules across fields that read it. A rule's problem goes beside the field it
+    and those of the rules across fields that read them. A rule's problem goes beside the field it
     names; where that field is not among `paths`, beside the last field of the rule that is, naming
-    the other field. Answers still being typed: secrets in them are not remembered for masking."""
+    the other field, unless the field it names is asked `later` (it is shown there). Answers still
+    being typed: secrets in them are not remembered for masking."""
     shown_paths = list(paths)
+    deferred = set(later)
     found: dict[str, list[str]] = {}
     for problem in _load(raw, None).problems:
         if problem.path in shown_paths:
             key, text = problem.path, _why(problem)
         else:
-            beside = [path for path in shown_paths if path in problem.involves]
+            beside = [path for path in shown_paths if path in problem.involves and problem.path not in deferred]
             if not beside:
                 continue
             key, text = beside[-1], f"{problem.path} {_why(problem)}"
