@@ -122,3 +122,20 @@ def test_a_refused_answer_names_the_field_and_what_is_allowed():
     assert nodes("three") == "cluster.nodes: is not a whole number (allowed: a whole number from 1 to 5000)"
     keycloak = _validator(FIELDS_BY_PATH["auth.keycloak_url"], {})
     assert "the realm goes in auth.realm" in keycloak("https://sso.example.org/realms/binder")
+
+
+def test_a_rule_across_fields_refuses_the_answer_that_breaks_it():
+    """The hub host equal to the BinderHub host is refused at the hub host question (before, only
+    the export after the whole walk said so, and every answer was lost)."""
+    answers = {"profile": "production", "network": {"public_ip": "198.51.100.7", "domain": "example.org",
+                                                    "binder_host": "same.example.org"}}
+    hub_host = _validator(FIELDS_BY_PATH["network.hub_host"], answers)
+    assert hub_host("same.example.org") == ("network.hub_host: is the same as network.binder_host (allowed: two "
+                                            "different host names: BinderHub and JupyterHub each need their own)")
+    assert hub_host("hub.example.org") is True
+    assert hub_host("") is True, "the default hub.example.org differs"
+    limit = {"hub": {"resources": {"cpu_limit": 1}}}
+    assert _validator(FIELDS_BY_PATH["hub.resources.cpu_limit"], {})("0.25") is True, \
+        "the guarantee is asked later: the rule waits for it"
+    guarantee = _validator(FIELDS_BY_PATH["hub.resources.cpu_guarantee"], limit)
+    assert "is more than cpu_limit" in guarantee("2") and guarantee("500m") is True

@@ -332,3 +332,8 @@ def test_a_rule_naming_a_field_asked_later_waits_for_that_screen():
                                                  "or profile: production)"}
     assert field_problems(raw, ("profile",), later=registry) == {}
     assert "in-cluster needs a domain" in field_problems(raw, registry)["registry.type"]
+    staging = variant("in-cluster-registry")
+    staging["tls"]["acme_server"] = "staging"
+    network = ("profile", "network.binder_host", "network.hub_host", "tls.acme_server")
+    assert field_problems(staging, network, later=registry) == {}, "the rule reads registry.type: it waits"
+    assert "tls.acme_server staging certificates" in field_problems(staging, registry)["registry.type"]

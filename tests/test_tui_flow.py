@@ -412,7 +412,10 @@ def test_the_first_step_with_a_problem_is_where_continue_opens(tmp_path):
     assert first_problem_step(answers) == "hub"
     answers.set("registry.type", "in-cluster")
     answers.set("tls.acme_server", "staging")
-    assert first_problem_step(answers) == "network", "the rule names tls.acme_server"
+    assert first_problem_step(answers) == "registry", "the rule waits for registry.type, its last field"
+    answers.set("network.hub_host", "binder.example.org")
+    assert first_problem_step(answers) == "network"
+    answers.set("network.hub_host", "hub.example.org")
     answers.set("tls.acme_server", "production")
     answers.set("auth.client_secret", "")
     assert first_problem_step(answers) == "login"

@@ -1,16 +1,20 @@
 """Plain prompts (questionary) for `wizard export` on a terminal without an answers file.
 
 Walks the same field table as the answers file, asking only what applies given the answers so
-far. Each field's kind (settings.KINDS) decides the question; the core parses and checks what is
-typed (`Field.read`), exactly as the answers file and the TUI are checked.
+far. Each field's kind (settings.KINDS) decides the question; the core parses what is typed
+(`Field.parse`) and finds its problems (`settings.problems`: the field's own, and the rules across
+fields whose fields were asked), as it does for the answers file and the TUI. A select or yes/no
+question takes no validator: a rule whose last field is one is reported when the answers are
+checked as a whole.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from . import validate as v
-from .settings import FIELDS, REQUIRED, Field, _set
+from .settings import FIELDS, REQUIRED, Field, _set, problems
 
 # Asked only when the user says they want the advanced questions.
 ADVANCED = ("cluster.context", "cluster.release", "cluster.runtime", "cluster.nodes", "registry.allow_http",
@@ -25,15 +29,28 @@ def _default(spec: Field, answers: dict) -> Any:
 
 
 def _validator(spec: Field, answers: dict):
+    """The core's verdict on text typed for this field: its own check, and the rules across fields
+    whose other fields were asked already (a rule reading a field asked later waits for it)."""
+    later = _ASKED_AFTER[spec.path]
+
     def check(text: str) -> bool | str:
         if text == "":
-            return f"{spec.path} is required: {spec.help}" if _default(spec, answers) is None else True
-        try:
-            spec.read(text, answers)
-        except v.Invalid as err:
-            return str(err)
-        return True
+            if _default(spec, answers) is None:
+                return f"{spec.path} is required: {spec.help}"
+            value = _default(spec, answers)
+        else:
+            try:
+                value = spec.parse(text)
+            except v.Invalid as err:
+                return str(err)
+        candidate = copy.deepcopy(answers)
+        _set(candidate, spec.path, value)
+        found = problems(candidate, (spec.path,), later=later)
+        return f"{spec.path}: {found[spec.path]}" if spec.path in found else True
     return check
+
+
+_ASKED_AFTER = {spec.path: tuple(later.path for later in FIELDS[index + 1:]) for index, spec in enumerate(FIELDS)}
 
 
 def ask_answers(**io: Any) -> dict | None:

@@ -352,16 +352,18 @@ def problems(raw: dict, paths: Iterable[str], later: Iterable[str] = ()) -> dict
     """The problems of the fields a screen or prompt shows, as {path: message}: each field's own,
     and those of the rules across fields that read them. A rule's problem goes beside the field it
     names; where that field is not among `paths`, beside the last field of the rule that is, naming
-    the other field, unless the field it names is asked `later` (it is shown there). Answers still
-    being typed: secrets in them are not remembered for masking."""
+    the other field. A rule that reads a field asked `later` waits: it is shown where the last of
+    its fields is asked. Answers still being typed: secrets in them are not remembered for masking."""
     shown_paths = list(paths)
     deferred = set(later)
     found: dict[str, list[str]] = {}
     for problem in _load(raw, None).problems:
+        if deferred.intersection(problem.involves) or problem.path in deferred:
+            continue
         if problem.path in shown_paths:
             key, text = problem.path, _why(problem)
         else:
-            beside = [path for path in shown_paths if path in problem.involves and problem.path not in deferred]
+            beside = [path for path in shown_paths if path in problem.involves]
             if not beside:
                 continue
             key, text = beside[-1], f"{problem.path} {_why(problem)}"
