@@ -34,7 +34,7 @@ class CoreValidator(Validator):
 
     def validate(self, value: str) -> ValidationResult:
         try:
-            check_field(self.path, from_text(self.path, value), self.answers.raw)
+            FIELDS_BY_PATH[self.path].read(value, self.answers.raw)
         except v.Invalid as err:
             return self.failure(problem_text(err))
         return self.success()

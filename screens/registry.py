@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from .fields import field_id
 from .session import default_of
 from .step import StepScreen
 
@@ -66,5 +67,5 @@ class RegistryScreen(StepScreen):
                 continue
             new = suggested(follow, self.answers.raw)
             if self.answers.get(follow) in ("", self._defaults[follow]) and new != self.answers.get(follow):
-                self.query_one(f"#f-{follow.replace('.', '-').replace('_', '-')}").set_value(new)
+                self.query_one(f"#{field_id(follow)}").set_value(new)
             self._defaults[follow] = new

@@ -6,11 +6,19 @@ import copy
 
 import pytest
 
+from tests.variants import BASE, variant
 from wizard import validate as v
-from wizard.settings import FIELDS, FIELDS_BY_PATH, KINDS, FieldError, check_field, load_answers, problem_paths
+from wizard.settings import (
+    FIELDS,
+    FIELDS_BY_PATH,
+    KINDS,
+    FieldError,
+    check_field,
+    load_answers,
+    problem_paths,
+)
 from wizard.settings import REQUIRED as REQUIRED_DEFAULT
 from wizard.settings import problems as field_problems
-from tests.variants import BASE, variant
 
 
 def problems(raw) -> dict[str, str]:
