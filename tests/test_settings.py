@@ -345,3 +345,17 @@ def test_a_rule_naming_a_field_asked_later_waits_for_that_screen():
     network = ("profile", "network.binder_host", "network.hub_host", "tls.acme_server")
     assert field_problems(staging, network, later=registry) == {}, "the rule reads registry.type: it waits"
     assert "tls.acme_server staging certificates" in field_problems(staging, registry)["registry.type"]
+
+
+@pytest.mark.parametrize("path,text,allowed", [
+    ("hub.user_storage.capacity", "10 gigs", "a size such as 10Gi"),
+    ("auth.admin_users", "alice, bob/x", "a list of user names"),
+    ("cluster.namespace", "Bad_NS", "lower-case letters, digits and '-'"),
+    ("auth.client_secret", "two\nlines", "a secret of 1 to 4096 characters"),
+])
+def test_text_size_list_and_secret_kinds_leave_the_refusal_to_the_check_which_names_the_field(path, text, allowed):
+    """These kinds take any text (a list splits it); Field.read, as the prompts use it, refuses it
+    with the field's name and what is allowed, never echoing a secret."""
+    with pytest.raises(FieldError) as refused:
+        FIELDS_BY_PATH[path].read(text)
+    assert str(refused.value).startswith(f"{path}: ") and allowed in str(refused.value)
