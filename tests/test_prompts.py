@@ -139,3 +139,41 @@ def test_a_rule_across_fields_refuses_the_answer_that_breaks_it():
         "the guarantee is asked later: the rule waits for it"
     guarantee = _validator(FIELDS_BY_PATH["hub.resources.cpu_guarantee"], limit)
     assert "is more than cpu_limit" in guarantee("2") and guarantee("500m") is True
+
+
+def test_a_rule_a_select_question_breaks_is_shown_and_the_walk_repeats_with_the_answers():
+    """Staging certificates, then an in-cluster registry (a select, which questionary cannot
+    validate): before, export refused the answers after the walk and every answer was lost. Proves
+    the prompts offer a second walk with the answers as defaults (a secret kept when left empty)."""
+    first = [
+        ENTER, "n", ENTER,
+        "198.51.100.7" + ENTER, ENTER, "example.org" + ENTER, ENTER, ENTER, "ops@example.org" + ENTER,
+        BACKSPACE * len("production") + "staging" + ENTER,
+        ENTER, ENTER, ENTER,
+        DOWN + ENTER,                   # registry: in-cluster
+        ENTER, ENTER, ENTER, ENTER,     # its host, volume size, user, image prefix
+        ENTER, "https://sso.example.org" + ENTER, "binder" + ENTER, ENTER, "client-secret" + ENTER,
+        "admin" + ENTER, "y", ENTER, ENTER, "y",
+        "y", "n", ENTER, "y", ENTER,
+    ]
+    again = ["y"]                       # go through the questions again
+    second = [
+        ENTER, "n", ENTER,
+        ENTER, ENTER, ENTER, ENTER, ENTER, ENTER,   # ip, expose, domain, hosts, e-mail: as answered
+        BACKSPACE * len("staging") + "production" + ENTER,
+        ENTER, ENTER, ENTER,
+        ENTER,                          # registry: in-cluster, as answered
+        ENTER, ENTER, ENTER, ENTER,
+        ENTER, ENTER, ENTER, ENTER,
+        ENTER,                          # client secret left empty: the one typed before is kept
+        ENTER, "y", ENTER, ENTER, "y",
+        "y", "n", ENTER, "y", ENTER,
+    ]
+    raw = run_prompts(first + again + second)
+    assert raw is not None
+    result = load_answers(raw)
+    assert result.ok, [str(p) for p in result.problems]
+    s = result.settings
+    assert s.tls.acme_server == "production" and s.registry.type == "in-cluster"
+    assert s.network.public_ip == "198.51.100.7" and s.auth.client_secret == "client-secret"
+    assert s.auth.admin_users == ["admin"]

@@ -14,7 +14,7 @@ import copy
 from typing import Any
 
 from . import validate as v
-from .settings import FIELDS, REQUIRED, Field, _set, problems
+from .settings import FIELDS, REQUIRED, Field, _get, _set, problems
 
 # Asked only when the user says they want the advanced questions.
 ADVANCED = ("cluster.context", "cluster.release", "cluster.runtime", "cluster.nodes", "registry.allow_http",
@@ -28,16 +28,22 @@ def _default(spec: Field, answers: dict) -> Any:
     return None if default is REQUIRED else default
 
 
-def _validator(spec: Field, answers: dict):
+# Walks at most: after a walk whose answers break a rule, the questions are asked again with those
+# answers as defaults and each problem beside its question.
+WALKS = 3
+
+
+def _validator(spec: Field, answers: dict, kept: Any = None):
     """The core's verdict on text typed for this field: its own check, and the rules across fields
-    whose other fields were asked already (a rule reading a field asked later waits for it)."""
+    whose other fields were asked already (a rule reading a field asked later waits for it).
+    `kept`: the answer of the walk before, which an empty reply keeps (a secret is not shown)."""
     later = _ASKED_AFTER[spec.path]
 
     def check(text: str) -> bool | str:
         if text == "":
-            if _default(spec, answers) is None:
+            value = kept if kept is not None else _default(spec, answers)
+            if value is None:
                 return f"{spec.path} is required: {spec.help}"
-            value = _default(spec, answers)
         else:
             try:
                 value = spec.parse(text)
@@ -54,38 +60,65 @@ _ASKED_AFTER = {spec.path: tuple(later.path for later in FIELDS[index + 1:]) for
 
 
 def ask_answers(**io: Any) -> dict | None:
-    """Ask every applicable question; None if the user cancels (Ctrl+C). `io` goes to questionary
-    (input/output), so tests can drive it."""
+    """Ask every applicable question; None if the user cancels (Ctrl+C). Where the answers break
+    a rule a question could not check (its last field a select or yes/no), offer to walk again
+    with every answer as the default and the problems beside their questions. `io` goes to
+    questionary (input/output), so tests can drive it."""
     import questionary
 
+    answers: dict | None = {}
+    found: dict[str, str] = {}
+    for _walk_number in range(WALKS):
+        answers = _walk(questionary, answers, found, io)
+        if answers is None:
+            return None
+        found = problems(answers, [spec.path for spec in FIELDS])
+        if not found:
+            return answers
+        listed = "; ".join(f"{path}: {why}" for path, why in found.items())
+        again = questionary.confirm(f"These answers break a rule ({listed}). Go through the questions again, "
+                                    "your answers the defaults?", default=True, **io).ask()
+        if again is None:
+            return None
+        if not again:
+            break
+    return answers  # export lists what is still wrong
+
+
+def _walk(questionary: Any, before: dict, found: dict[str, str], io: dict) -> dict | None:
     answers: dict = {}
     advanced = False
     for spec in FIELDS:
-        if spec.path in ADVANCED and not advanced:
+        if spec.path in ADVANCED and not advanced and spec.path not in found:
             continue
         if not spec.applies(answers):
             continue
-        question = _question(questionary, spec, answers, io)
-        reply = question.ask()
+        kept = _get(before, spec.path)
+        reply = _question(questionary, spec, answers, io, kept, found.get(spec.path)).ask()
         if reply is None:
             return None
         if spec.path == "profile":
             advanced = questionary.confirm("Ask the advanced questions too?", default=False, **io).ask()
             if advanced is None:
                 return None
-        if reply == "" and not spec.secret:
-            continue  # the default applies
+        if reply == "":
+            if kept is not None:
+                _set(answers, spec.path, kept)
+            continue  # else the default applies
         _set(answers, spec.path, reply if spec.kind in ("bool", "choice") else spec.parse(reply))
     return answers
 
 
-def _question(questionary: Any, spec: Field, answers: dict, io: dict):
+def _question(questionary: Any, spec: Field, answers: dict, io: dict, kept: Any = None, problem: str | None = None):
     label = f"{spec.path} — {spec.help}" if spec.help else spec.path
-    default = _default(spec, answers)
+    if problem:
+        label = f"✗ {problem}\n{label}"
+    default = kept if kept is not None else _default(spec, answers)
     if spec.kind == "choice":
         return questionary.select(label, choices=list(spec.choices), default=default, **io)
     if spec.kind == "bool":
         return questionary.confirm(label, default=bool(default), **io)
+    validate = _validator(spec, answers, kept)
     if spec.kind == "secret":
-        return questionary.password(label, validate=_validator(spec, answers), **io)
-    return questionary.text(label, default=spec.format(default), validate=_validator(spec, answers), **io)
+        return questionary.password(label, validate=validate, **io)
+    return questionary.text(label, default=spec.format(default), validate=validate, **io)
