@@ -419,3 +419,24 @@ def test_the_first_step_with_a_problem_is_where_continue_opens(tmp_path):
     answers.set("tls.acme_server", "production")
     answers.set("auth.client_secret", "")
     assert first_problem_step(answers) == "login"
+
+
+@aio
+async def test_the_storage_class_follows_the_provisioner_as_the_core_defaults_it(tmp_path):
+    app = make_app(tmp_path / "setup", answers=prefilled(tmp_path / "setup"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.start_steps("ingress_storage")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "IngressStorageScreen" and present(app, "#next"))
+        await settle(pilot)
+        await choose(pilot, "storage.provisioner", "existing")
+        assert app.answers.get("storage.storage_class") == "" and next_disabled(app), "pick a class of the cluster"
+        await type_into(pilot, "storage.storage_class", "local-path")
+        assert not next_disabled(app)
+        await choose(pilot, "storage.provisioner", "openebs")
+        assert app.answers.get("storage.storage_class") == "openebs-hostpath" and not next_disabled(app)
+        await choose(pilot, "storage.provisioner", "existing")
+        await type_into(pilot, "storage.storage_class", "local-path")
+        app.answers.set("storage.provisioner", "openebs")   # as an answers file could hold it
+        app.screen.refresh_fields()
+        await pilot.pause()
+        assert "must be openebs-hostpath" in message(app, "storage.storage_class") and next_disabled(app)
