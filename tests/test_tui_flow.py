@@ -34,6 +34,14 @@ async def to_step(pilot, name: str) -> None:
         await settle(pilot)
 
 
+async def open_step(pilot, step: str, screen: str) -> None:
+    """Push the steps up to `step` at once and wait until its screen shows its fields' problems."""
+    app = pilot.app
+    app.start_steps(step)
+    await wait_for(pilot, lambda: type(app.screen).__name__ == screen and present(app, "#next"))
+    await settle(pilot)
+
+
 # (screen, path, a refused value, an accepted one)
 CASES = [
     ("ClusterScreen", "cluster.namespace", "Binder_NS", "binderhub"),
@@ -304,9 +312,7 @@ async def test_rules_across_fields_are_shown_beside_their_fields_and_hold_next(t
     is shown. Before, these waited for the review. It cannot prove the layout: the snapshots do."""
     app = make_app(tmp_path / "setup", answers=prefilled(tmp_path / "setup"))
     async with app.run_test(size=(100, 40)) as pilot:
-        app.start_steps("network")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "NetworkScreen" and present(app, "#next"))
-        await settle(pilot)
+        await open_step(pilot, "network", "NetworkScreen")
         assert not next_disabled(app)
         await type_into(pilot, "network.hub_host", "binder.example.org")
         assert "is the same as network.binder_host" in message(app, "network.hub_host")
@@ -318,9 +324,7 @@ async def test_rules_across_fields_are_shown_beside_their_fields_and_hold_next(t
         await type_into(pilot, "network.hub_host", "hub.example.org")
         assert message(app, "network.hub_host") == "" and not next_disabled(app)
 
-        app.start_steps("hub")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "HubScreen" and present(app, "#next"))
-        await settle(pilot)
+        await open_step(pilot, "hub", "HubScreen")
         await type_into(pilot, "hub.resources.cpu_guarantee", "3")
         await type_into(pilot, "hub.resources.memory_guarantee", "8G")
         assert "is more than cpu_limit" in message(app, "hub.resources.cpu_guarantee")
@@ -334,9 +338,7 @@ async def test_rules_across_fields_are_shown_beside_their_fields_and_hold_next(t
         await type_into(pilot, "hub.resources.memory_guarantee", "1G")
         assert not next_disabled(app)
 
-        app.start_steps("login")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "LoginScreen" and present(app, "#next"))
-        await settle(pilot)
+        await open_step(pilot, "login", "LoginScreen")
         await tick(pilot, "auth.allow_all", False)
         assert not next_disabled(app), "the admins may still log in (a warning only)"
         await type_into(pilot, "auth.admin_users", "")
@@ -349,9 +351,7 @@ async def test_rules_across_fields_are_shown_beside_their_fields_and_hold_next(t
 async def test_a_pasted_realm_url_is_refused_beside_the_field(tmp_path):
     app = make_app(tmp_path / "setup", answers=prefilled(tmp_path / "setup"))
     async with app.run_test(size=(100, 40)) as pilot:
-        app.start_steps("login")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "LoginScreen" and present(app, "#next"))
-        await settle(pilot)
+        await open_step(pilot, "login", "LoginScreen")
         await type_into(pilot, "auth.keycloak_url", "https://sso.example.org/realms/binder")
         assert "the realm goes in auth.realm" in message(app, "auth.keycloak_url")
         assert next_disabled(app) and app.screen.query_one("#test").disabled
@@ -425,9 +425,7 @@ def test_the_first_step_with_a_problem_is_where_continue_opens(tmp_path):
 async def test_the_storage_class_follows_the_provisioner_as_the_core_defaults_it(tmp_path):
     app = make_app(tmp_path / "setup", answers=prefilled(tmp_path / "setup"))
     async with app.run_test(size=(100, 40)) as pilot:
-        app.start_steps("ingress_storage")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "IngressStorageScreen" and present(app, "#next"))
-        await settle(pilot)
+        await open_step(pilot, "ingress_storage", "IngressStorageScreen")
         await choose(pilot, "storage.provisioner", "existing")
         assert app.answers.get("storage.storage_class") == "" and next_disabled(app), "pick a class of the cluster"
         await type_into(pilot, "storage.storage_class", "local-path")
