@@ -55,7 +55,16 @@ class LoginScreen(StepScreen):
     def refresh_fields(self) -> None:
         super().refresh_fields()
         self.query_one("#test-row").display = self.answers.get("auth.type") == "keycloak"
-        self.query_one("#test", Button).disabled = bool(self.answers.problems(("auth.keycloak_url", "auth.realm")))
+        self.query_one("#test", Button).disabled = not self.check_action("test", ())
+        self.refresh_bindings()  # the footer offers Test as the button does
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action != "test":
+            return True
+        if self.answers.get("auth.type") != "keycloak":
+            return False  # nothing to test: not in the footer
+        # Shown but greyed out until the URL and the realm are good.
+        return None if self.answers.problems(("auth.keycloak_url", "auth.realm")) else True
 
     def action_test(self) -> None:
         button = self.query_one("#test", Button)

@@ -380,6 +380,11 @@ async def test_the_footers_test_binding_works_while_a_text_field_has_focus(tmp_p
         await settle(pilot)
         assert "found realm binder" in str(app.screen.query_one("#test-result").render())
         assert box.value == "binder" and app.answers.get("auth.realm") == "binder"
+        await type_into(pilot, "auth.realm", "bin/der")
+        active = app.screen.active_bindings["ctrl+k"]
+        assert active.binding.action == "test" and not active.enabled, "greyed out, as the button is"
+        await choose(pilot, "auth.type", "none")
+        assert "test" not in [b.binding.action for b in app.screen.active_bindings.values()], "no Keycloak, no Test"
 
 
 @aio
