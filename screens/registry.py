@@ -6,6 +6,8 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from wizard.settings import url_host
+
 from .fields import field_id
 from .session import default_of
 from .step import StepScreen
@@ -19,10 +21,9 @@ def suggested(path: str, raw: dict):
     """The core's default, and for an external registry a prefix on the registry's own host."""
     value = default_of(path, raw)
     registry = raw.get("registry", {})
-    if path == "registry.image_prefix" and registry.get("type") == "external" and "://" in str(registry.get("url")):
-        host = str(registry["url"]).split("://", 1)[1].split("/", 1)[0]
-        if host:
-            value = f"{host}/binder/r2d-"
+    host = url_host(str(registry.get("url") or ""))
+    if path == "registry.image_prefix" and registry.get("type") == "external" and host:
+        value = f"{host}/binder/r2d-"
     return value
 
 

@@ -179,6 +179,11 @@ def _host_default(prefix: str):
     return lambda a: f"{prefix}.{a['network']['domain']}" if _get(a, "network.domain") else ""
 
 
+def url_host(url: str) -> str:
+    """host[:port] of a URL ("" where it has no scheme)."""
+    return url.split("://", 1)[1].split("/", 1)[0] if "://" in url else ""
+
+
 def _registry_url_default(a: dict) -> str:
     if _get(a, "registry.type") == "in-cluster" and _get(a, "network.domain"):
         return f"https://{_get(a, 'registry.host')}"
@@ -575,7 +580,7 @@ def _nginx_retired(a, given):
 @_rule("registry.type", "registry.url", "registry.image_prefix")
 def _prefix_on_registry_host(a, given):
     if a["registry"]["type"] == "external":
-        host = a["registry"]["url"].split("://", 1)[1].split("/", 1)[0]
+        host = url_host(a["registry"]["url"])
         prefix_host = a["registry"]["image_prefix"].split("/", 1)[0]
         if host != prefix_host:
             yield _warning(a, "registry.image_prefix", f"starts with {prefix_host}, not the registry host {host}: "
