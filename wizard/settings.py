@@ -126,7 +126,8 @@ class Field:
         return str(value)
 
     def read(self, text: str, answers: dict | None = None) -> v.Checked:
-        """Parse text and check the value: what a prompt accepts. Raises FieldError."""
+        """Parse text and check the value alone (a text box is styled by it as you type); rules
+        across fields are `problems`. Raises FieldError."""
         try:
             return check_field(self.path, self.parse(text), answers)
         except FieldError:
