@@ -16,13 +16,6 @@ from typing import Any
 from . import validate as v
 from .settings import FIELDS, REQUIRED, Field, _get, _set, problems
 
-# Asked only when the user says they want the advanced questions.
-ADVANCED = ("cluster.context", "cluster.release", "cluster.runtime", "cluster.nodes", "registry.allow_http",
-            "auth.allow_http",
-            "auth.login_service", "hub.named_server_limit", "hub.cull.timeout", "hub.resources.cpu_limit",
-            "hub.resources.memory_limit", "hub.resources.cpu_guarantee", "hub.resources.memory_guarantee")
-
-
 def _default(spec: Field, answers: dict) -> Any:
     default = spec.default(answers) if callable(spec.default) else spec.default
     return None if default is REQUIRED else default
@@ -89,7 +82,7 @@ def _walk(questionary: Any, before: dict, found: dict[str, str], io: dict) -> di
     answers: dict = {}
     advanced = False
     for spec in FIELDS:
-        if spec.path in ADVANCED and not advanced and spec.path not in found:
+        if spec.advanced and not advanced and spec.path not in found:
             continue
         if not spec.applies(answers):
             continue
