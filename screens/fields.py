@@ -1,6 +1,8 @@
-"""A labelled field bound to one settings path: the right editor for its kind (text, secret,
-number, list, choice, switch), checked as you type by the core's validator (`check_field`), with
-the reason shown beside it. Each change updates the answers and tells the screen."""
+"""A labelled field bound to one settings path: the right editor for its kind (the core's
+`Field.kind`: a switch for bool, radio buttons for choice, a text box for the rest, parsed and
+formatted by the core). Each change updates the answers and tells the screen, which shows beside
+each field the problems the core finds (`Answers.problems`: the field's own, and the rules across
+fields); the text box is also styled as you type by the core's check of the field alone."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Stati
 from wizard import validate as v
 from wizard.settings import FIELDS_BY_PATH, check_field
 
-from .session import Answers, from_text, kind_of, problem_text, to_text
+from .session import Answers, from_text, problem_text
 
 
 def field_id(path: str) -> str:
@@ -32,7 +34,7 @@ class CoreValidator(Validator):
 
     def validate(self, value: str) -> ValidationResult:
         try:
-            check_field(self.path, from_text(self.path, value), self.answers.raw)
+            FIELDS_BY_PATH[self.path].read(value, self.answers.raw)
         except v.Invalid as err:
             return self.failure(problem_text(err))
         return self.success()
@@ -56,7 +58,7 @@ class SettingField(Vertical):
         self.answers = answers
         self.spec = FIELDS_BY_PATH[path]
         self.choices = choices or getattr(self.spec.check, "choices", ())
-        self.kind = "choice" if choices else kind_of(path)
+        self.kind = "choice" if choices else self.spec.kind
         self.placeholder = placeholder
         self._shown: str | None = None
         self.touched = False  # an empty required field says only "required" until it is edited
@@ -70,35 +72,32 @@ class SettingField(Vertical):
                 with RadioSet(classes="editor"):
                     for choice in self.choices:
                         yield RadioButton(choice, value=(choice == value), name=choice)
-            elif self.kind == "switch":
+            elif self.kind == "bool":
                 yield Checkbox("", value=bool(value), classes="editor")
             else:
-                box = Input(to_text(value), placeholder=f"e.g. {self.placeholder}" if self.placeholder else "", password=self.spec.secret,
+                box = Input(self.spec.format(value), placeholder=f"e.g. {self.placeholder}" if self.placeholder else "", password=self.spec.secret,
                             validators=[CoreValidator(self.path, self.answers)], validate_on=["changed"],
                             classes="editor")
                 box.cursor_blink = getattr(self.app, "blink", True)
                 yield box
-        yield Static("", classes="message")
+        message = Static("", classes="message")
+        message.display = False  # until the screen shows a problem or a note
+        yield message
 
     def on_mount(self) -> None:
         editor = self.editor
-        editor.tooltip = self.spec.help
-        self.show_problem()
+        editor.tooltip = self.spec.help  # the screen shows the problems once its fields are mounted
 
     @property
     def editor(self):
         return self.query_one(".editor")
 
     # --- values ---------------------------------------------------------------------------------
-    @property
-    def valid(self) -> bool:
-        return self.answers.problem(self.path) is None
-
     def set_value(self, value: Any) -> None:
         """Change the value from the program (a default, a suggestion)."""
         editor = self.editor
         if isinstance(editor, Input):
-            editor.value = to_text(value)
+            editor.value = self.spec.format(value)
         elif isinstance(editor, Checkbox):
             editor.value = bool(value)
         else:
@@ -117,11 +116,12 @@ class SettingField(Vertical):
         if self.answers.get(self.path) == value:
             return
         self.answers.set(self.path, value)
-        self.show_problem()
-        self.post_message(self.Changed(self, self.path, value))
+        self.post_message(self.Changed(self, self.path, value))  # the screen shows the problems again
 
-    def show_problem(self) -> None:
-        problem = self.answers.problem(self.path) if self.display else None
+    def show_problem(self, problem: str | None) -> None:
+        """Show the core's problem of this field (its own, or a rule across fields), else its note."""
+        if not self.display:
+            problem = None
         if problem and not self.touched and self.answers.get(self.path) in ("", None):
             self._show("required", invalid=False, note=False)
             return

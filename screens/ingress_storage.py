@@ -10,6 +10,8 @@ from textual.widgets import Label, Select, Static
 
 from wizard.settings import EXPOSE_MODES
 
+from .fields import field_id
+from .session import default_of
 from .step import StepScreen
 
 NGINX_NOTE = ("ingress-nginx is the original notes' choice, but it is retired upstream since March 2026: "
@@ -45,13 +47,13 @@ class IngressStorageScreen(StepScreen):
         self.query_one("#classes-row").display = self.answers.get("storage.provisioner") == "existing"
 
     def field_changed(self, path: str, value) -> None:
-        if path == "storage.provisioner":
-            target = self.query_one("#f-storage-storage-class")
-            if value == "openebs":
-                target.set_value("openebs-hostpath")
-            elif self.answers.get("storage.storage_class") == "openebs-hostpath":
-                target.set_value("")
+        # The class follows the core's default for the provisioner (openebs-hostpath, or none to
+        # pick), unless another class was chosen for an existing provisioner.
+        if path == "storage.provisioner" and (
+                value == "openebs" or self.answers.get("storage.storage_class") == "openebs-hostpath"):
+            self.query_one(f"#{field_id('storage.storage_class')}").set_value(
+                default_of("storage.storage_class", self.answers.raw))
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "classes" and event.value is not Select.BLANK:
-            self.query_one("#f-storage-storage-class").set_value(str(event.value))
+            self.query_one(f"#{field_id('storage.storage_class')}").set_value(str(event.value))

@@ -12,11 +12,16 @@ from textual.widgets import Button, Static
 
 from .step import StepScreen
 
+KEYCLOAK_ONLY = ("auth.allow_http", "auth.admin_users", "auth.allow_all", "auth.allowed_users",
+                 "auth.allowed_groups", "auth.pass_tokens")
+
 
 class LoginScreen(StepScreen):
     STEP = 5
     TITLE_TEXT = "Login"
-    BINDINGS = [*StepScreen.BINDINGS, Binding("ctrl+k", "test", "Test Keycloak")]
+    # A priority binding: a text box binds ctrl+k itself (delete to the end of the line), and the
+    # footer offers Test wherever the focus is.
+    BINDINGS = [*StepScreen.BINDINGS, Binding("ctrl+k", "test", "Test Keycloak", priority=True)]
 
     class Tested(Message):
         def __init__(self, ok: bool, text: str):
@@ -40,30 +45,26 @@ class LoginScreen(StepScreen):
         yield self.field("auth.allowed_users", "Allowed users", placeholder="carol, dave")
         yield self.field("auth.allowed_groups", "Allowed groups")
         yield self.field("auth.pass_tokens", "Pass tokens")
-        yield Static("", id="rule", classes="problem")
+
+    def shows(self, path: str) -> bool:
+        # Who may log in and what reaches their servers matter only with Keycloak.
+        if path in KEYCLOAK_ONLY and self.answers.get("auth.type") != "keycloak":
+            return False
+        return super().shows(path)
 
     def refresh_fields(self) -> None:
         super().refresh_fields()
-        keycloak = self.answers.get("auth.type") == "keycloak"
-        self.query_one("#test-row").display = keycloak
-        for path in ("auth.allow_http", "auth.admin_users", "auth.allow_all", "auth.allowed_users",
-                     "auth.allowed_groups", "auth.pass_tokens"):
-            self.query_one(f"#f-{path.replace('.', '-').replace('_', '-')}").display = keycloak
-        self.query_one("#test", Button).disabled = not (
-            self.answers.problem("auth.keycloak_url") is None and self.answers.problem("auth.realm") is None)
-        problem = self.extra_problem()
-        rule = self.query_one("#rule", Static)
-        rule.update(f"✗ {problem}" if problem else "")
-        rule.display = bool(problem)
+        self.query_one("#test-row").display = self.answers.get("auth.type") == "keycloak"
+        self.query_one("#test", Button).disabled = not self.check_action("test", ())
+        self.refresh_bindings()  # the footer offers Test as the button does
 
-    def extra_problem(self) -> str | None:
-        a = self.answers
-        if a.get("auth.type") == "keycloak" and not (
-                a.get("auth.allow_all") or a.get("auth.allowed_users") or a.get("auth.allowed_groups")
-                or a.get("auth.admin_users")):
-            return ("no allow rule: nobody could log in; switch on Allow all users, or list allowed users "
-                    "or groups (or at least admins)")
-        return None
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action != "test":
+            return True
+        if self.answers.get("auth.type") != "keycloak":
+            return False  # nothing to test: not in the footer
+        # Shown but greyed out until the URL and the realm are good.
+        return None if self.answers.problems(("auth.keycloak_url", "auth.realm")) else True
 
     def action_test(self) -> None:
         button = self.query_one("#test", Button)

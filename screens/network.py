@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 
+from .fields import field_id
 from .session import default_of
 from .step import StepScreen
 
@@ -35,5 +36,5 @@ class NetworkScreen(StepScreen):
         for host_path, old_default in self._hosts.items():
             new_default = default_of(host_path, self.answers.raw)
             if self.answers.get(host_path) in ("", old_default):
-                self.query_one(f"#f-{host_path.replace('.', '-').replace('_', '-')}").set_value(new_default)
+                self.query_one(f"#{field_id(host_path)}").set_value(new_default)
             self._hosts[host_path] = new_default

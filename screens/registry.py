@@ -6,6 +6,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from wizard.settings import url_host
+
+from .fields import field_id
 from .session import default_of
 from .step import StepScreen
 
@@ -18,10 +21,9 @@ def suggested(path: str, raw: dict):
     """The core's default, and for an external registry a prefix on the registry's own host."""
     value = default_of(path, raw)
     registry = raw.get("registry", {})
-    if path == "registry.image_prefix" and registry.get("type") == "external" and "://" in str(registry.get("url")):
-        host = str(registry["url"]).split("://", 1)[1].split("/", 1)[0]
-        if host:
-            value = f"{host}/binder/r2d-"
+    host = url_host(str(registry.get("url") or ""))
+    if path == "registry.image_prefix" and registry.get("type") == "external" and host:
+        value = f"{host}/binder/r2d-"
     return value
 
 
@@ -66,5 +68,5 @@ class RegistryScreen(StepScreen):
                 continue
             new = suggested(follow, self.answers.raw)
             if self.answers.get(follow) in ("", self._defaults[follow]) and new != self.answers.get(follow):
-                self.query_one(f"#f-{follow.replace('.', '-').replace('_', '-')}").set_value(new)
+                self.query_one(f"#{field_id(follow)}").set_value(new)
             self._defaults[follow] = new

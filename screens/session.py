@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from wizard import validate as v
-from wizard.settings import FIELDS, FIELDS_BY_PATH, REQUIRED, _get, _set
+from wizard.settings import FIELDS, FIELDS_BY_PATH, REQUIRED, FieldError, _get, _set
 
 ANSWERS = "answers.yaml"
 STATE = "state.json"
@@ -25,42 +25,52 @@ def default_of(path: str, answers: dict) -> Any:
     return "" if default is REQUIRED or default is None else default
 
 
-def kind_of(path: str) -> str:
-    """How a field is edited: choice, switch, list, number, cpu or text."""
-    spec = FIELDS_BY_PATH[path]
-    if hasattr(spec.check, "choices"):
-        return "choice"
-    default = spec.default
-    if isinstance(default, bool):
-        return "switch"
-    if isinstance(default, list):
-        return "list"
-    if path.startswith("hub.resources.cpu"):
-        return "cpu"
-    if isinstance(default, int):
-        return "number"
-    return "text"
+# The fields each step screen asks, in the order of the steps (screens/app.py's STEPS): the cluster
+# screen reads the context, runtime and nodes from the cluster. A test checks the screens compose these.
+STEP_FIELDS: dict[str, tuple[str, ...]] = {
+    "cluster": ("cluster.context", "cluster.namespace", "cluster.release", "cluster.runtime", "cluster.nodes"),
+    "network": ("profile", "network.public_ip", "network.domain", "network.binder_host", "network.hub_host",
+                "tls.acme_email", "tls.acme_server"),
+    "ingress_storage": ("ingress.controller", "network.expose", "storage.provisioner", "storage.storage_class"),
+    "registry": ("registry.type", "registry.url", "registry.allow_http", "registry.username", "registry.password",
+                 "registry.host", "registry.storage_size", "registry.image_prefix"),
+    "login": ("auth.type", "auth.keycloak_url", "auth.allow_http", "auth.realm", "auth.client_id",
+              "auth.client_secret", "auth.admin_users", "auth.allow_all", "auth.allowed_users",
+              "auth.allowed_groups", "auth.pass_tokens", "auth.login_service"),
+    "hub": ("hub.named_servers", "hub.named_server_limit", "hub.cull.enabled", "hub.cull.timeout",
+            "hub.database.type", "hub.database.url", "hub.database.password", "hub.user_storage.enabled",
+            "hub.user_storage.capacity", "hub.resources.cpu_limit", "hub.resources.memory_limit",
+            "hub.resources.cpu_guarantee", "hub.resources.memory_guarantee"),
+}
+
+
+def asked_after(step: str) -> tuple[str, ...]:
+    """The fields the steps after `step` ask."""
+    steps = list(STEP_FIELDS)
+    return tuple(path for later in steps[steps.index(step) + 1:] for path in STEP_FIELDS[later])
+
+
+def first_problem_step(answers: "Answers") -> str | None:
+    """The first step (a key of STEP_FIELDS, as screens/app.py's STEPS name them) whose screen
+    shows a problem, or None: where Continue should open."""
+    for step, paths in STEP_FIELDS.items():
+        shown = [path for path in paths if answers.applies(path)]
+        if answers.problems(shown, later=asked_after(step)):
+            return step
+    return None
 
 
 def from_text(path: str, text: str) -> Any:
-    """The typed value of what was typed into a field (the validator decides whether it is good)."""
-    kind = kind_of(path)
-    if kind == "list":
-        return [item for item in text.replace(",", " ").split() if item]
-    if kind in ("number", "cpu"):
-        try:
-            return int(text.strip())
-        except ValueError:
-            pass
-        if kind == "cpu":
-            try:
-                return float(text.strip())
-            except ValueError:
-                pass
-    return text
+    """The value of what was typed into a field, parsed by the core for the field's kind; the text
+    itself where it does not parse (the field then shows the core's reason)."""
+    try:
+        return FIELDS_BY_PATH[path].parse(text)
+    except FieldError:
+        return text
 
 
 def to_text(value: Any) -> str:
+    """A value as the review lists it (a field's editor shows `Field.format`)."""
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     if value is None:
@@ -80,6 +90,8 @@ class Answers:
         self.directory = directory
         self.raw: dict = {}
         self.secrets: dict[str, str] = dict(secrets or {})
+        self._problems_key: tuple = ()
+        self._problems: dict[str, str] = {}
         for spec in FIELDS:
             if spec.secret:
                 continue
@@ -153,17 +165,19 @@ class Answers:
     def applies(self, path: str) -> bool:
         return FIELDS_BY_PATH[path].applies(self.raw)
 
+    def problems(self, paths: Iterable[str], later: Iterable[str] = ()) -> dict[str, str]:
+        """The core's problems of these fields (settings.problems), the rules across fields
+        included; computed once for each state of the answers."""
+        from wizard.settings import problems
+
+        key = (tuple(paths), tuple(later), repr(self.raw), repr(sorted(self.secrets.items())))
+        if key != self._problems_key:
+            self._problems_key, self._problems = key, problems(self.combined(), key[0], key[1])
+        return self._problems
+
     def problem(self, path: str) -> str | None:
         """Why the current value of one field is refused, or None."""
-        from wizard.settings import check_field
-
-        if not self.applies(path):
-            return None
-        try:
-            check_field(path, self.get(path), self.raw)
-        except v.Invalid as err:
-            return problem_text(err)
-        return None
+        return self.problems((path,)).get(path)
 
     def save(self) -> None:
         from wizard.installdir import write_atomic

@@ -1,6 +1,7 @@
 """The frame every settings screen shares: a title with the step number, a scrolling body of
-fields, a line of help for the focused field, Back and Next. Next is disabled until every field
-that applies is valid; Esc goes back; values live in the answers, so Back keeps them."""
+fields, a line of help for the focused field, Back and Next. Next is disabled while the core finds
+a problem in a field shown (its own, or a rule across fields, shown beside it); Esc goes back;
+values live in the answers, so Back keeps them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
 from .fields import SettingField
+from .session import STEP_FIELDS, asked_after
 
+STEP_NAMES = tuple(STEP_FIELDS)  # step 1 is the first
 STEP_TITLES = ("Cluster", "Network and TLS", "Ingress and storage", "Registry", "Login", "Hub", "Review")
 
 
@@ -58,18 +61,29 @@ class StepScreen(Screen):
     def fields(self) -> list[SettingField]:
         return list(self.query(SettingField))
 
+    def shows(self, path: str) -> bool:
+        """Whether this screen shows the field now (it applies to the answers so far)."""
+        return self.answers.applies(path)
+
+    def problems(self) -> dict[str, str]:
+        """The core's problems of the fields shown, each field's own and the rules across fields
+        that read them (except those naming a field a later step asks: shown there)."""
+        return self.answers.problems([f.path for f in self.fields() if self.shows(f.path)],
+                                     later=asked_after(STEP_NAMES[self.STEP - 1]) if self.STEP else ())
+
     def extra_problem(self) -> str | None:
         """A screen-level reason to hold Next (besides the fields)."""
         return None
 
     def valid(self) -> bool:
-        return all(f.valid for f in self.fields() if f.display) and self.extra_problem() is None
+        return not self.problems() and self.extra_problem() is None
 
     def refresh_fields(self) -> None:
+        problems = self.problems()
         for f in self.fields():
-            f.display = self.answers.applies(f.path)
-            f.show_problem()
-        self.query_one("#next", Button).disabled = not self.valid()
+            f.display = self.shows(f.path)
+            f.show_problem(problems.get(f.path))
+        self.query_one("#next", Button).disabled = bool(problems) or self.extra_problem() is not None
 
     def on_setting_field_changed(self, event: SettingField.Changed) -> None:
         self.field_changed(event.path, event.value)

@@ -94,6 +94,20 @@ def test_bad_answers_exit_2_list_every_problem_and_write_nothing(tmp_path, capsy
     assert snapshot(out) == before
 
 
+def test_a_refused_field_and_a_rule_across_fields_are_reported_together(tmp_path, capsys):
+    """Every problem at once: before, the rules across fields ran only once every field was valid,
+    so the hosts being equal showed up only after the IP was fixed (a second run)."""
+    raw = copy.deepcopy(BASE)
+    raw["network"].update(public_ip="0.0.0.0", binder_host="same.example.org", hub_host="same.example.org")
+    raw["hub"] = {"resources": {"memory_limit": "1G", "memory_guarantee": "2G"}}
+    assert main(["export", "--answers", write_answers(tmp_path / "bad.yaml", raw), "--dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "3 problems" in err
+    assert "network.public_ip = '0.0.0.0': is a unspecified address" in err
+    assert "network.hub_host = 'same.example.org': is the same as network.binder_host" in err
+    assert "hub.resources.memory_guarantee = '2G': is more than memory_limit" in err
+
+
 def test_bad_answers_into_a_new_directory_create_nothing(tmp_path):
     out = tmp_path / "never"
     assert main(["export", "--answers", write_answers(tmp_path / "a.yaml", {"network": 5}), "--dir", str(out)]) == 2

@@ -6,8 +6,19 @@ import copy
 
 import pytest
 
-from wizard.settings import FIELDS, check_field, load_answers
 from tests.variants import BASE, variant
+from wizard import validate as v
+from wizard.settings import (
+    FIELDS,
+    FIELDS_BY_PATH,
+    KINDS,
+    FieldError,
+    check_field,
+    load_answers,
+    problem_paths,
+)
+from wizard.settings import REQUIRED as REQUIRED_DEFAULT
+from wizard.settings import problems as field_problems
 
 
 def problems(raw) -> dict[str, str]:
@@ -200,3 +211,151 @@ def test_public_answers_hold_no_secret():
     for secret in ("registry-pass", "client-secret-value", "db-pass"):
         assert secret not in public
     assert settings.public_answers()["hub"]["database"]["url"].startswith("postgresql://")
+
+
+# --- fields with a kind: parsed from text and formatted back by the core ---------------------------
+
+
+# (path, text as typed, the value it parses to)
+TYPED = [
+    ("cluster.namespace", "binderhub", "binderhub"),
+    ("auth.client_secret", " spaced secret ", " spaced secret "),
+    ("cluster.nodes", "3", 3),
+    ("cluster.nodes", " 12 ", 12),
+    ("hub.resources.cpu_limit", "2", 2),
+    ("hub.resources.cpu_guarantee", "0.5", 0.5),
+    ("hub.resources.cpu_guarantee", "500m", 0.5),
+    ("auth.allow_all", "yes", True),
+    ("auth.allow_all", "False", False),
+    ("auth.admin_users", "alice, bob carol", ["alice", "bob", "carol"]),
+    ("auth.admin_users", "", []),
+    ("hub.user_storage.capacity", "10Gi", "10Gi"),
+    ("auth.type", "none", "none"),
+]
+
+
+@pytest.mark.parametrize("path,text,value", TYPED)
+def test_each_kind_parses_typed_text_and_formats_it_back(path, text, value):
+    """Proves the core turns text into the value of the field's kind and back (round trip). It
+    cannot prove an editor shows that text: the TUI and prompt tests do."""
+    spec = FIELDS_BY_PATH[path]
+    parsed = spec.parse(text)
+    assert parsed == value and type(parsed) is type(value)
+    assert spec.parse(spec.format(parsed)) == parsed
+
+
+# (path, refused text, what the message says is allowed)
+REFUSED = [
+    ("cluster.nodes", "three", "a whole number from 1 to 5000"),
+    ("cluster.nodes", "2.5", "a whole number from 1 to 5000"),
+    ("hub.cull.timeout", "", "a whole number from 60 to 31536000 seconds"),
+    ("hub.resources.cpu_limit", "two", "a number of CPUs greater than 0"),
+    ("auth.pass_tokens", "maybe", "true or false"),
+    ("registry.type", "harbor", "external | in-cluster | none"),
+]
+
+
+@pytest.mark.parametrize("path,text,allowed", REFUSED)
+def test_text_a_kind_cannot_take_is_refused_naming_the_field_and_what_is_allowed(path, text, allowed):
+    with pytest.raises(FieldError) as refused:
+        FIELDS_BY_PATH[path].parse(text)
+    assert str(refused.value).startswith(f"{path}: ") and allowed in str(refused.value)
+
+
+def test_every_field_declares_a_kind_that_fits_its_validator():
+    """The kinds are declared by hand: a choice must have the validator's choices, a bool the
+    boolean validator, a secret the secret validator, and each default must parse back from its text."""
+    for spec in FIELDS:
+        assert spec.kind in KINDS
+        assert (spec.kind == "choice") == bool(spec.choices), spec.path
+        assert (spec.kind == "bool") == (spec.check is v.boolean), spec.path
+        assert (spec.kind == "secret") == (spec.check is v.secret_text), spec.path
+        if not callable(spec.default) and spec.default is not None and spec.default is not REQUIRED_DEFAULT:
+            assert spec.parse(spec.format(spec.default)) == spec.default, spec.path
+
+
+def test_read_parses_and_checks_as_a_prompt_does():
+    assert FIELDS_BY_PATH["cluster.nodes"].read("3").value == 3
+    with pytest.raises(FieldError, match="cluster.nodes: is out of range"):
+        FIELDS_BY_PATH["cluster.nodes"].read("0")
+
+
+@pytest.mark.parametrize("url", ["https://sso.example.org/realms/binder",
+                                 "https://sso.example.org/auth/realms/binder/protocol/openid-connect/auth",
+                                 "https://sso.example.org/admin/master/console/"])
+def test_a_pasted_realm_url_is_refused_with_the_fix(url):
+    raw = copy.deepcopy(BASE)
+    raw["auth"]["keycloak_url"] = url
+    found = problems(raw)["auth.keycloak_url"]
+    assert "https://HOST/auth" in found and "the realm goes in auth.realm" in found
+    raw["auth"]["keycloak_url"] = "https://sso.example.org/auth"
+    assert load_answers(raw).ok
+
+
+def test_rules_across_fields_run_even_where_single_fields_fail():
+    """Every problem at once: a refused field elsewhere does not hide a rule across two valid fields."""
+    raw = copy.deepcopy(BASE)
+    raw["network"]["public_ip"] = "127.0.0.1"
+    raw["network"].update(binder_host="same.example.org", hub_host="same.example.org")
+    raw["hub"] = {"resources": {"cpu_limit": 1, "cpu_guarantee": 2}, "cull": {"timeout": 5}}
+    found = problems(raw)
+    assert set(found) == {"network.public_ip", "network.hub_host", "hub.resources.cpu_guarantee",
+                          "hub.cull.timeout"}
+    assert "same as network.binder_host" in found["network.hub_host"]
+
+
+def test_a_rule_whose_field_failed_waits_for_it():
+    raw = copy.deepcopy(BASE)
+    raw["hub"] = {"resources": {"cpu_limit": "lots", "cpu_guarantee": 2}}
+    assert set(problems(raw)) == {"hub.resources.cpu_limit"}, "no guess about a limit that is not a number"
+
+
+def test_problems_of_the_fields_shown_include_the_rules_that_read_them():
+    raw = copy.deepcopy(BASE)
+    raw["network"].update(binder_host="same.example.org", hub_host="same.example.org")
+    raw["registry"] = {"type": "in-cluster", "host": "same.example.org"}
+    raw["tls"]["acme_email"] = "nobody"
+    network = ("profile", "network.public_ip", "network.domain", "network.binder_host", "network.hub_host",
+               "tls.acme_email", "tls.acme_server")
+    found = field_problems(raw, network)
+    assert set(found) == {"network.hub_host", "tls.acme_email"}
+    assert found["network.hub_host"].startswith("is the same as network.binder_host")
+    assert "registry.host is the same as the binder or hub host" in found["network.hub_host"], \
+        "a rule naming a field of another screen is shown beside the field of this one it reads"
+    registry = ("registry.type", "registry.host", "registry.username")
+    assert field_problems(raw, registry) == {"registry.host": "is the same as the binder or hub host "
+                                                              "(allowed: a host name of its own)"}
+    assert field_problems(raw, ("cluster.namespace",)) == {}
+    assert problem_paths(raw) == ["network.hub_host", "tls.acme_email", "registry.host"]
+
+
+def test_a_rule_naming_a_field_asked_later_waits_for_that_screen():
+    """Profile local with an in-cluster registry: the network screen (profile) does not hold it
+    up, since the registry screen (asked later) shows it; the registry screen does."""
+    raw = copy.deepcopy(variant("local-profile"))
+    raw["registry"] = {"type": "in-cluster"}
+    registry = ("registry.type", "registry.host")
+    assert field_problems(raw, ("profile",)) == {"profile": "registry.type in-cluster needs a domain and "
+                                                 "certificates (allowed: external or none with profile: local, "
+                                                 "or profile: production)"}
+    assert field_problems(raw, ("profile",), later=registry) == {}
+    assert "in-cluster needs a domain" in field_problems(raw, registry)["registry.type"]
+    staging = variant("in-cluster-registry")
+    staging["tls"]["acme_server"] = "staging"
+    network = ("profile", "network.binder_host", "network.hub_host", "tls.acme_server")
+    assert field_problems(staging, network, later=registry) == {}, "the rule reads registry.type: it waits"
+    assert "tls.acme_server staging certificates" in field_problems(staging, registry)["registry.type"]
+
+
+@pytest.mark.parametrize("path,text,allowed", [
+    ("hub.user_storage.capacity", "10 gigs", "a size such as 10Gi"),
+    ("auth.admin_users", "alice, bob/x", "a list of user names"),
+    ("cluster.namespace", "Bad_NS", "lower-case letters, digits and '-'"),
+    ("auth.client_secret", "two\nlines", "a secret of 1 to 4096 characters"),
+])
+def test_text_size_list_and_secret_kinds_leave_the_refusal_to_the_check_which_names_the_field(path, text, allowed):
+    """These kinds take any text (a list splits it); Field.read, as the prompts use it, refuses it
+    with the field's name and what is allowed, never echoing a secret."""
+    with pytest.raises(FieldError) as refused:
+        FIELDS_BY_PATH[path].read(text)
+    assert str(refused.value).startswith(f"{path}: ") and allowed in str(refused.value)

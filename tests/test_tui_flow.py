@@ -34,6 +34,14 @@ async def to_step(pilot, name: str) -> None:
         await settle(pilot)
 
 
+async def open_step(pilot, step: str, screen: str) -> None:
+    """Push the steps up to `step` at once and wait until its screen shows its fields' problems."""
+    app = pilot.app
+    app.start_steps(step)
+    await wait_for(pilot, lambda: type(app.screen).__name__ == screen and present(app, "#next"))
+    await settle(pilot)
+
+
 # (screen, path, a refused value, an accepted one)
 CASES = [
     ("ClusterScreen", "cluster.namespace", "Binder_NS", "binderhub"),
@@ -295,3 +303,143 @@ async def test_with_no_cluster_the_cluster_screen_offers_to_bootstrap_this_machi
         app.screen.query_one("#bootstrap").press()  # the note above may have moved it out of view
         await settle(pilot)
         assert not app.bootstrap and app.plan(settings)[0].name == "preflight"
+
+
+@aio
+async def test_rules_across_fields_are_shown_beside_their_fields_and_hold_next(tmp_path):
+    """Proves each step screen shows the core's rules across its fields (hosts equal, guarantee
+    above limit, nobody allowed to log in) beside the field, all at once, and holds Next while any
+    is shown. Before, these waited for the review. It cannot prove the layout: the snapshots do."""
+    app = make_app(tmp_path / "setup", answers=prefilled(tmp_path / "setup"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_step(pilot, "network", "NetworkScreen")
+        assert not next_disabled(app)
+        await type_into(pilot, "network.hub_host", "binder.example.org")
+        assert "is the same as network.binder_host" in message(app, "network.hub_host")
+        assert field(app, "network.hub_host").has_class("-invalid") and next_disabled(app)
+        await type_into(pilot, "network.public_ip", "127.0.0.1")
+        assert "loopback" in message(app, "network.public_ip"), "a field's own problem beside the rule's"
+        assert "is the same as network.binder_host" in message(app, "network.hub_host")
+        await type_into(pilot, "network.public_ip", "203.0.113.10")
+        await type_into(pilot, "network.hub_host", "hub.example.org")
+        assert message(app, "network.hub_host") == "" and not next_disabled(app)
+
+        await open_step(pilot, "hub", "HubScreen")
+        await type_into(pilot, "hub.resources.cpu_guarantee", "3")
+        await type_into(pilot, "hub.resources.memory_guarantee", "8G")
+        assert "is more than cpu_limit" in message(app, "hub.resources.cpu_guarantee")
+        assert "is more than memory_limit" in message(app, "hub.resources.memory_guarantee")
+        assert next_disabled(app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "HubScreen", "Next is refused while a problem is shown"
+        await type_into(pilot, "hub.resources.cpu_limit", "4")
+        assert message(app, "hub.resources.cpu_guarantee") == "" and next_disabled(app)
+        await type_into(pilot, "hub.resources.memory_guarantee", "1G")
+        assert not next_disabled(app)
+
+        await open_step(pilot, "login", "LoginScreen")
+        await tick(pilot, "auth.allow_all", False)
+        assert not next_disabled(app), "the admins may still log in (a warning only)"
+        await type_into(pilot, "auth.admin_users", "")
+        assert "nobody could log in" in message(app, "auth.allow_all") and next_disabled(app)
+        await choose(pilot, "auth.type", "none")
+        assert not next_disabled(app), "no login: no allow rule needed"
+
+
+@aio
+async def test_a_pasted_realm_url_is_refused_beside_the_field(tmp_path):
+    app = make_app(tmp_path / "setup", answers=prefilled(tmp_path / "setup"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_step(pilot, "login", "LoginScreen")
+        await type_into(pilot, "auth.keycloak_url", "https://sso.example.org/realms/binder")
+        assert "the realm goes in auth.realm" in message(app, "auth.keycloak_url")
+        assert next_disabled(app) and app.screen.query_one("#test").disabled
+
+
+@aio
+async def test_the_footers_test_binding_works_while_a_text_field_has_focus(tmp_path):
+    """A text box binds ctrl+k itself (delete to the end of the line): the footer offered Test
+    Keycloak, but with the cursor in a field the key deleted text instead. Proves the key runs
+    the test with a text box focused, leaves its text alone, and the footer still offers it."""
+    app = make_app(tmp_path / "setup", answers=prefilled(tmp_path / "setup"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        from textual.widgets import Input
+
+        app.start_steps("login")
+        await wait_for(pilot, lambda: present(app, "#test"))
+        await settle(pilot)
+        box = field(app, "auth.realm").query_one(Input)
+        box.focus()
+        await pilot.pause()
+        box.cursor_position = 0
+        assert app.focused is box
+        active = app.screen.active_bindings["ctrl+k"]
+        assert active.binding.action == "test" and active.binding.show, "the footer shows the key it runs"
+        await pilot.press("ctrl+k")
+        await settle(pilot)
+        assert "found realm binder" in str(app.screen.query_one("#test-result").render())
+        assert box.value == "binder" and app.answers.get("auth.realm") == "binder"
+        await type_into(pilot, "auth.realm", "bin/der")
+        active = app.screen.active_bindings["ctrl+k"]
+        assert active.binding.action == "test" and not active.enabled, "greyed out, as the button is"
+        await choose(pilot, "auth.type", "none")
+        assert "test" not in [b.binding.action for b in app.screen.active_bindings.values()], "no Keycloak, no Test"
+
+
+@aio
+async def test_each_step_screen_shows_the_fields_the_session_says_it_asks(tmp_path):
+    """first_problem_step (where Continue opens) reads STEP_FIELDS; proves each screen composes
+    those fields (the cluster screen reads context, runtime and nodes from the cluster, and no
+    screen asks auth.login_service), and that every field is asked by one step."""
+    from screens.fields import SettingField
+    from screens.session import STEP_FIELDS
+    from wizard.settings import FIELDS
+
+    not_composed = {"cluster.context", "cluster.runtime", "cluster.nodes", "auth.login_service"}
+    asked = [path for paths in STEP_FIELDS.values() for path in paths]
+    assert sorted(asked) == sorted(spec.path for spec in FIELDS)
+    app = make_app(tmp_path / "setup", answers=prefilled(tmp_path / "setup"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        for step, paths in STEP_FIELDS.items():
+            app.start_steps(step)
+            await wait_for(pilot, lambda: present(app, "#next") and app.screen.query(SettingField))
+            shown = [f.path for f in app.screen.query(SettingField)]
+            assert shown == [path for path in paths if path not in not_composed], step
+
+
+def test_the_first_step_with_a_problem_is_where_continue_opens(tmp_path):
+    from screens.session import first_problem_step
+
+    answers = prefilled(tmp_path / "setup")
+    assert first_problem_step(answers) is None
+    answers.set("hub.resources.cpu_guarantee", 8)
+    assert first_problem_step(answers) == "hub"
+    answers.set("registry.type", "in-cluster")
+    answers.set("tls.acme_server", "staging")
+    assert first_problem_step(answers) == "registry", "the rule waits for registry.type, its last field"
+    answers.set("network.hub_host", "binder.example.org")
+    assert first_problem_step(answers) == "network"
+    answers.set("network.hub_host", "hub.example.org")
+    answers.set("tls.acme_server", "production")
+    answers.set("auth.client_secret", "")
+    assert first_problem_step(answers) == "login"
+
+
+@aio
+async def test_the_storage_class_follows_the_provisioner_as_the_core_defaults_it(tmp_path):
+    app = make_app(tmp_path / "setup", answers=prefilled(tmp_path / "setup"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_step(pilot, "ingress_storage", "IngressStorageScreen")
+        await choose(pilot, "storage.provisioner", "existing")
+        assert app.answers.get("storage.storage_class") == "" and next_disabled(app), "pick a class of the cluster"
+        await type_into(pilot, "storage.storage_class", "local-path")
+        assert not next_disabled(app)
+        await choose(pilot, "storage.provisioner", "openebs")
+        assert app.answers.get("storage.storage_class") == "openebs-hostpath" and not next_disabled(app)
+        await choose(pilot, "storage.provisioner", "existing")
+        await type_into(pilot, "storage.storage_class", "local-path")
+        app.answers.set("storage.provisioner", "openebs")   # as an answers file could hold it
+        app.screen.refresh_fields()
+        await pilot.pause()
+        assert "must be openebs-hostpath" in message(app, "storage.storage_class") and next_disabled(app)

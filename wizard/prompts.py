@@ -1,94 +1,117 @@
 """Plain prompts (questionary) for `wizard export` on a terminal without an answers file.
 
 Walks the same field table as the answers file, asking only what applies given the answers so
-far, and checks each answer with the same validator the answers file and the TUI use.
+far. Each field's kind (settings.KINDS) decides the question; the core parses what is typed
+(`Field.parse`) and finds its problems (`settings.problems`: the field's own, and the rules across
+fields whose fields were asked), as it does for the answers file and the TUI. A select or yes/no
+question takes no validator: a rule whose last field is one is reported when the answers are
+checked as a whole.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from . import validate as v
-from .settings import FIELDS, REQUIRED, Field, _set, check_field
+from .settings import FIELDS, REQUIRED, Field, _get, _set, problems
 
-LIST_FIELDS = ("auth.admin_users", "auth.allowed_users", "auth.allowed_groups")
-# Asked only when the user says they want the advanced questions.
-ADVANCED = ("cluster.context", "cluster.release", "cluster.runtime", "cluster.nodes", "registry.allow_http",
-            "auth.allow_http",
-            "auth.login_service", "hub.named_server_limit", "hub.cull.timeout", "hub.resources.cpu_limit",
-            "hub.resources.memory_limit", "hub.resources.cpu_guarantee", "hub.resources.memory_guarantee")
-
-
-def _default_text(spec: Field, answers: dict) -> str:
+def _default(spec: Field, answers: dict) -> Any:
     default = spec.default(answers) if callable(spec.default) else spec.default
-    if default is REQUIRED or default is None:
-        return ""
-    if isinstance(default, list):
-        return ", ".join(default)
-    return str(default)
+    return None if default is REQUIRED else default
 
 
-def _parse(spec: Field, text: str) -> Any:
-    if spec.path in LIST_FIELDS:
-        return [item.strip() for item in text.split(",") if item.strip()]
-    if spec.check in (v.port_number,) or spec.path in ("hub.named_server_limit", "hub.cull.timeout"):
-        return int(text) if text.strip().lstrip("-").isdigit() else text
-    if spec.path in ("hub.resources.cpu_limit", "hub.resources.cpu_guarantee"):
-        try:
-            return float(text) if "." in text else int(text)
-        except ValueError:
-            return text
-    return text
+# Walks at most: after a walk whose answers break a rule, the questions are asked again with those
+# answers as defaults and each problem beside its question.
+WALKS = 3
 
 
-def _validator(spec: Field, answers: dict):
+def _validator(spec: Field, answers: dict, kept: Any = None):
+    """The core's verdict on text typed for this field: its own check, and the rules across fields
+    whose other fields were asked already (a rule reading a field asked later waits for it).
+    `kept`: the answer of the walk before, which an empty reply keeps (a secret is not shown)."""
+    later = _ASKED_AFTER[spec.path]
+
     def check(text: str) -> bool | str:
         if text == "":
-            default = spec.default(answers) if callable(spec.default) else spec.default
-            return f"{spec.path} is required: {spec.help}" if default is REQUIRED else True
-        try:
-            check_field(spec.path, _parse(spec, text), answers)
-        except v.Invalid as err:
-            return f"{err.why} (allowed: {err.allowed})"
-        return True
+            value = kept if kept is not None else _default(spec, answers)
+            if value is None:
+                return f"{spec.path} is required: {spec.help}"
+        else:
+            try:
+                value = spec.parse(text)
+            except v.Invalid as err:
+                return str(err)
+        candidate = copy.deepcopy(answers)
+        _set(candidate, spec.path, value)
+        found = problems(candidate, (spec.path,), later=later)
+        return f"{spec.path}: {found[spec.path]}" if spec.path in found else True
     return check
 
 
+_ASKED_AFTER = {spec.path: tuple(later.path for later in FIELDS[index + 1:]) for index, spec in enumerate(FIELDS)}
+
+
 def ask_answers(**io: Any) -> dict | None:
-    """Ask every applicable question; None if the user cancels (Ctrl+C). `io` goes to questionary
-    (input/output), so tests can drive it."""
+    """Ask every applicable question; None if the user cancels (Ctrl+C). Where the answers break
+    a rule a question could not check (its last field a select or yes/no), offer to walk again
+    with every answer as the default and the problems beside their questions. `io` goes to
+    questionary (input/output), so tests can drive it."""
     import questionary
 
+    answers: dict | None = {}
+    found: dict[str, str] = {}
+    for _walk_number in range(WALKS):
+        answers = _walk(questionary, answers, found, io)
+        if answers is None:
+            return None
+        found = problems(answers, [spec.path for spec in FIELDS])
+        if not found:
+            return answers
+        listed = "; ".join(f"{path}: {why}" for path, why in found.items())
+        again = questionary.confirm(f"These answers break a rule ({listed}). Go through the questions again, "
+                                    "your answers the defaults?", default=True, **io).ask()
+        if again is None:
+            return None
+        if not again:
+            break
+    return answers  # export lists what is still wrong
+
+
+def _walk(questionary: Any, before: dict, found: dict[str, str], io: dict) -> dict | None:
     answers: dict = {}
     advanced = False
     for spec in FIELDS:
-        if spec.path in ADVANCED and not advanced:
+        if spec.advanced and not advanced and spec.path not in found:
             continue
         if not spec.applies(answers):
             continue
-        question = _question(questionary, spec, answers, io)
-        reply = question.ask()
+        kept = _get(before, spec.path)
+        reply = _question(questionary, spec, answers, io, kept, found.get(spec.path)).ask()
         if reply is None:
             return None
         if spec.path == "profile":
             advanced = questionary.confirm("Ask the advanced questions too?", default=False, **io).ask()
             if advanced is None:
                 return None
-        if reply == "" and not spec.secret:
-            continue  # the default applies
-        _set(answers, spec.path, reply if isinstance(reply, bool) or spec.check.__dict__.get("choices")
-             else _parse(spec, reply))
+        if reply == "":
+            if kept is not None:
+                _set(answers, spec.path, kept)
+            continue  # else the default applies
+        _set(answers, spec.path, reply if spec.kind in ("bool", "choice") else spec.parse(reply))
     return answers
 
 
-def _question(questionary: Any, spec: Field, answers: dict, io: dict):
+def _question(questionary: Any, spec: Field, answers: dict, io: dict, kept: Any = None, problem: str | None = None):
     label = f"{spec.path} — {spec.help}" if spec.help else spec.path
-    choices = getattr(spec.check, "choices", None)
-    if choices:
-        default = _default_text(spec, answers)
-        return questionary.select(label, choices=list(choices), default=default or None, **io)
-    if spec.check is v.boolean:
-        return questionary.confirm(label, default=bool(spec.default), **io)
-    if spec.secret:
-        return questionary.password(label, validate=_validator(spec, answers), **io)
-    return questionary.text(label, default=_default_text(spec, answers), validate=_validator(spec, answers), **io)
+    if problem:
+        label = f"✗ {problem}\n{label}"
+    default = kept if kept is not None else _default(spec, answers)
+    if spec.kind == "choice":
+        return questionary.select(label, choices=list(spec.choices), default=default, **io)
+    if spec.kind == "bool":
+        return questionary.confirm(label, default=bool(default), **io)
+    validate = _validator(spec, answers, kept)
+    if spec.kind == "secret":
+        return questionary.password(label, validate=validate, **io)
+    return questionary.text(label, default=spec.format(default), validate=validate, **io)

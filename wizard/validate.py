@@ -154,6 +154,21 @@ def url(value: object, *, allow_http: bool = False, what: str = "URL") -> Checke
     return Checked(f"{parts.scheme}://{netloc}{path}")
 
 
+KEYCLOAK_BASE = ("only the base URL, https://HOST or https://HOST/auth (Keycloak older than 17); the realm "
+                 "goes in auth.realm")
+
+
+def keycloak_url(value: object, *, allow_http: bool = False) -> Checked:
+    """Keycloak's base URL: the wizard adds /realms/REALM/... itself, so a pasted realm URL is refused."""
+    checked = url(value, allow_http=allow_http, what="Keycloak URL")
+    segments = urlsplit(str(checked.value)).path.split("/")
+    if "realms" in segments:
+        raise Invalid("has /realms/... in it (paste only the base URL)", KEYCLOAK_BASE)
+    if "admin" in segments:
+        raise Invalid("is the admin console's address, not the base URL", KEYCLOAK_BASE)
+    return checked
+
+
 def _split_url(text: str, allowed: str):
     """(parts, port) of a one-line URL; a malformed one (bad port, brackets) is refused."""
     _no_control(text, allowed)
