@@ -12,8 +12,7 @@ from typing import Any, Callable
 from wizard import validate as v
 from wizard.settings import FIELDS, FIELDS_BY_PATH, REQUIRED, _get, _set
 
-ANSWERS = "answers.yaml"
-STATE = "state.json"
+from wizard.installdir import ANSWERS_FILE as ANSWERS, SECRET_FILE  # the one place that names them
 
 
 # --- the answers being edited ------------------------------------------------------------------
@@ -101,7 +100,7 @@ class Answers:
                 raw = read_answers_file(directory / ANSWERS)
             except AnswersError:
                 raw = None
-        if (directory / "secret.yaml").exists():
+        if (directory / SECRET_FILE).exists():
             from wizard.secretstore import SecretFileError, read_stored
 
             try:

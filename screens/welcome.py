@@ -98,17 +98,12 @@ class WelcomeScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def clear_directory(self, delete_secrets: bool) -> None:
-        from wizard.secretstore import SECRET_FILE
-        from wizard.state import STATE_FILE
+        from wizard.installdir import InstallDir
 
-        from .session import ANSWERS, Answers
+        from .session import Answers
 
         directory = self.app.directory
-        for name in (ANSWERS, STATE_FILE, *((SECRET_FILE,) if delete_secrets else ())):
-            try:
-                (directory / name).unlink()
-            except FileNotFoundError:
-                pass
+        InstallDir(directory).clear(secrets=delete_secrets)
         fresh = Answers.load(directory)  # the kept secrets fill the secret fields again
         self.app.call_from_thread(self._started_over, fresh)
 

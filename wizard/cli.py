@@ -135,9 +135,9 @@ def _exit_now(code: int) -> None:
     holding it) must not keep an interrupted wizard alive at exit."""
     import os
 
-    install = sys.modules.get("wizard.install")
-    if install is not None:
-        install.remove_all_scratch()
+    installdir = sys.modules.get("wizard.installdir")
+    if installdir is not None:
+        installdir.remove_all_scratch()
     # The kubernetes client writes the kubeconfig's CA, client certificate and key to temporary
     # files that only its atexit hook removes, and os._exit skips atexit hooks.
     kube_config = sys.modules.get("kubernetes.config.kube_config")
@@ -194,15 +194,15 @@ def _interactive(directory: Path) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from .export import AnswersError, SecretsMissing, export, format_problems, read_answers_file
-    from .installdir import InstallDirError, PartialWrite, explain
+    from .installdir import ANSWERS_FILE, InstallDirError, PartialWrite, explain
     from .secretstore import SecretFileError
     from .state import LockHeld, StateFileError
 
     directory: Path = args.dir
     source: Path | None = args.answers
-    own = source is None and (directory / "answers.yaml").exists()
+    own = source is None and (directory / ANSWERS_FILE).exists()
     if own:
-        source = directory / "answers.yaml"
+        source = directory / ANSWERS_FILE
     try:
         if source is not None:
             raw = read_answers_file(source, follow_links=not own)

@@ -3,8 +3,6 @@ same pieces). Install renders as export does, shows what will run and why, then 
 
 from __future__ import annotations
 
-import atexit
-import shutil
 import sys
 import tempfile
 import threading
@@ -17,35 +15,13 @@ from . import __version__, interrupts, secretstore
 from .context import Context, Options
 from .engine import Engine, Event, fingerprint, stale_stages
 from .export import AnswersError, ExportResult, SecretsMissing, export, format_problems, read_answers_file
-from .installdir import InstallDirError, read_private, write_atomic
+from .installdir import ANSWERS_FILE, InstallDir, InstallDirError, remove_scratch
 from .runner import LOG_FILE, Masker, Runner, time_limit
 from .settings import Settings
 from .stages import Stage, plan
 from .state import InstallLock, LockHeld, StateFileError, load_state
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PREFLIGHT = 0, 1, 2, 3
-
-
-_scratch: set[Path] = set()  # scratch copies (they hold secret.yaml) not yet removed
-
-
-def scratch_directory() -> Path:
-    """A private scratch directory, removed by `remove_scratch` or, at the latest, when the process
-    ends, even by SIGTERM (the CLI turns it into an exit): it holds a copy of secret.yaml."""
-    path = Path(tempfile.mkdtemp(prefix="binderhub-wizard-"))
-    _scratch.add(path)
-    return path
-
-
-def remove_scratch(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-    _scratch.discard(path)
-
-
-@atexit.register
-def remove_all_scratch() -> None:
-    for path in list(_scratch):
-        remove_scratch(path)
 
 
 @dataclass
@@ -66,7 +42,7 @@ class BadInput(Exception):
 
 
 def _source(directory: Path, answers: Path | None) -> Path:
-    source = answers or directory / "answers.yaml"
+    source = answers or directory / ANSWERS_FILE
     if not source.exists():
         raise BadInput(f"no answers: {source} does not exist. Pass --answers FILE, or run "
                        f"`wizard export` first")
@@ -82,11 +58,7 @@ def render_into(directory: Path, answers: Path | None, *, scratch: bool = False,
             raw.setdefault(section, {}).update(values)
     target = directory
     if scratch:
-        target = scratch_directory()
-        try:
-            write_atomic(target / secretstore.SECRET_FILE, read_private(directory / secretstore.SECRET_FILE), 0o600)
-        except FileNotFoundError:
-            pass
+        target = InstallDir(directory).scratch_copy()
     try:
         result: ExportResult = export(raw, target, source=None, regenerate=regenerate, state_from=directory)
     except BaseException:
@@ -136,7 +108,7 @@ def _context(prepared: Prepared, directory: Path, options: Options, *, dry_run: 
 
     def rerender(overrides: dict) -> Settings:
         # export writes the changed answer into answers.yaml too, so the next run starts from it.
-        source = answers if prepared.directory == directory else prepared.directory / "answers.yaml"
+        source = answers if prepared.directory == directory else prepared.directory / ANSWERS_FILE
         return render_into(prepared.directory, source, overrides=overrides).settings
 
     ctx.rerender = rerender

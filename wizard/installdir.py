@@ -9,6 +9,7 @@ written all or nothing: every new content is staged first, and only then renamed
 
 from __future__ import annotations
 
+import atexit
 import errno
 import os
 import tempfile
@@ -16,6 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+# Every file of the install directory the wizard itself reads or writes (the rendered files are
+# named by the render and the plan's stages).
+ANSWERS_FILE = "answers.yaml"   # the answers, no secrets
+SECRET_FILE = "secret.yaml"     # every secret, 0600
+STATE_FILE = "state.json"       # each stage's status and fingerprint
+LOG_FILE = "install.log"        # every command and its output, secrets masked
+LOCK_FILE = ".install.lock"     # held by the one install or export at work in the directory
 
 _CAUSES = {
     errno.EROFS: "the file system is read-only",
@@ -196,3 +205,106 @@ def _remove_empty(directory: Path) -> None:
         directory.rmdir()
     except OSError:
         pass
+
+
+# --- the install directory as one object -----------------------------------------------------------
+
+_scratch: set[Path] = set()  # scratch copies (they hold secret.yaml) not yet removed
+
+
+def scratch_directory() -> Path:
+    """A private scratch directory, removed by `remove_scratch` or, at the latest, when the process
+    ends, even by SIGTERM (the CLI turns it into an exit): it may hold a copy of secret.yaml."""
+    path = Path(tempfile.mkdtemp(prefix="binderhub-wizard-"))
+    _scratch.add(path)
+    return path
+
+
+def remove_scratch(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+    _scratch.discard(path)
+
+
+def remove_all_scratch() -> None:
+    for path in list(_scratch):
+        remove_scratch(path)
+
+
+atexit.register(remove_all_scratch)
+
+
+class InstallDir:
+    """The install directory: where each of its files is, its secrets (read once), its state,
+    its lock, and scratch copies of it that the directory itself never sees."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._secrets: dict[str, str] | None = None
+
+    def __repr__(self) -> str:
+        return f"InstallDir({str(self.path)!r})"
+
+    @property
+    def answers(self) -> Path:
+        return self.path / ANSWERS_FILE
+
+    @property
+    def secret_file(self) -> Path:
+        return self.path / SECRET_FILE
+
+    @property
+    def state_file(self) -> Path:
+        return self.path / STATE_FILE
+
+    @property
+    def log(self) -> Path:
+        return self.path / LOG_FILE
+
+    def existing(self) -> bool:
+        """An install was started here: answers or a state."""
+        return self.answers.exists() or self.state_file.exists()
+
+    def secrets(self) -> dict[str, str]:
+        """The stored secrets by answer path, read once (SecretFileError if secret.yaml is bad)."""
+        if self._secrets is None:
+            from .secretstore import read_stored
+
+            self._secrets = read_stored(self.path)
+        return self._secrets
+
+    def forget_secrets(self) -> None:
+        """secret.yaml was (re)written: read it again when next asked."""
+        self._secrets = None
+
+    def state(self):
+        from .state import load_state
+
+        return load_state(self.path)
+
+    def lock(self):
+        from .state import InstallLock
+
+        return InstallLock(self.path)
+
+    def scratch_copy(self) -> Path:
+        """A scratch directory holding a copy of secret.yaml (if any): rendering there leaves DIR as it is."""
+        target = scratch_directory()
+        try:
+            write_atomic(target / SECRET_FILE, read_private(self.secret_file), 0o600)
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            remove_scratch(target)
+            raise
+        return target
+
+    def clear(self, *, secrets: bool) -> None:
+        """Start over: answers and state go; secret.yaml too when asked."""
+        for name in (ANSWERS_FILE, STATE_FILE, *((SECRET_FILE,) if secrets else ())):
+            try:
+                (self.path / name).unlink()
+            except FileNotFoundError:
+                pass
+        self.forget_secrets()
