@@ -73,7 +73,7 @@ class WelcomeScreen(Screen):
             return
         lines = [f"[b]{'stage':<14}{'status':<13}note[/b]"]
         for name, state, note in message.rows:
-            colour = {"done": "green", "failed": "red", "interrupted": "yellow"}.get(state, "")
+            colour = {"done": "green", "failed": "red", "interrupted": "yellow", "stale": "yellow"}.get(state, "")
             shown = f"[{colour}]{state:<13}[/{colour}]" if colour else f"{state:<13}"
             lines.append(f"{name:<14}{shown}{note[:48]}")
         status.update("Stages of the install found here:\n" + "\n".join(lines))

@@ -44,8 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("--yes", action="store_true", help="apply without asking")
     install.add_argument("--dry-run", action="store_true",
                          help="print every command that would change something (secrets masked); change nothing")
-    stage_names = ("preflight", "storage", "ingress", "cert-manager", "issuer", "registry", "namespace", "binderhub",
-                   "endpoints")
+    from .stage import CLUSTER_STAGES as stage_names  # light: the plan is built from these names
     install.add_argument("--from", dest="from_stage", metavar="STAGE",
                          help=f"run this stage and every stage after it, even if done ({', '.join(stage_names)})")
     install.add_argument("--only", metavar="STAGE", help="run only this stage")
@@ -84,7 +83,9 @@ def _regenerate_option(command: argparse.ArgumentParser) -> None:
 
 def _cluster_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--skip-check", action="append", default=[], metavar="NAME",
-                         help="skip a named preflight check: tools, api, permissions, nodes, dns, public-ip-free, expose")
+                         help="skip a named preflight check: tools, api, permissions, nodes, dns, public-ip-free, "
+                              "expose; with --bootstrap also a host check (root, os, swap, ..., or all); an unknown "
+                              "name is refused")
     command.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
                          help="how long each check waits for its condition (default 300)")
     command.add_argument("--resolve", action="append", default=[], metavar="HOST:ADDR:PORT",

@@ -59,6 +59,13 @@ class Context:
 
         return Cluster(self.options.kubeconfig, self.settings.cluster.context or None)
 
+    @cached_property
+    def stored_secrets(self) -> dict[str, str]:
+        """DIR's stored secrets, read once (by the fingerprints)."""
+        from .secretstore import read_stored
+
+        return read_stored(self.directory)
+
     def kubectl(self, *args: str) -> list[str]:
         context = self.settings.cluster.context
         return ["kubectl", *(["--context", context] if context else []), *args]
