@@ -298,3 +298,20 @@ async def test_with_no_cluster_the_cluster_screen_offers_to_bootstrap_this_machi
         app.screen.query_one("#bootstrap").press()  # the note above may have moved it out of view
         await settle(pilot)
         assert not app.bootstrap and app.plan(settings)[0].name == "preflight"
+
+
+@aio
+async def test_a_corrupt_secret_file_is_shown_on_the_review_not_rendered_forever(tmp_path):
+    """The review's preview refuses a secret.yaml that is not YAML, as the CLI does: the screen says
+    so (naming the file) and offers neither Install nor Export. Before, its worker died silently
+    and the screen stayed on "Rendering the files..."."""
+    directory = tmp_path / "setup"
+    app = make_app(directory, answers=prefilled(directory))
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "secret.yaml").write_text("registry: [unclosed\n")
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.start_steps("review")
+        await wait_for(pilot, lambda: present(app, "#plan") and "Rendering" not in str(app.screen.query_one("#plan").render()))
+        plan_text = str(app.screen.query_one("#plan").render())
+        assert "secret.yaml" in plan_text and "not valid YAML" in plan_text, plan_text
+        assert app.screen.query_one("#install").disabled and app.screen.query_one("#export").disabled

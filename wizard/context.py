@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
+from .finding import ERROR, Finding
 from .runner import Runner
 from .settings import Settings
 
@@ -17,10 +18,15 @@ class CheckFailed(Exception):
     """A named check found the cluster not as it should be: what is wrong, and what to do next."""
 
     def __init__(self, check: str, problem: str, next_step: str = ""):
-        super().__init__(f"{check}: {problem}" + (f" — {next_step}" if next_step else ""))
+        self.finding = Finding(check, ERROR, problem, next_step)
+        super().__init__(self.finding.line())
         self.check = check
         self.problem = problem
         self.next_step = next_step
+
+    @classmethod
+    def of(cls, finding: Finding) -> "CheckFailed":
+        return cls(finding.name, finding.problem, finding.next_step)
 
 
 class PreflightRefused(CheckFailed):

@@ -19,6 +19,7 @@ from typing import Callable
 
 from .charts import chart_ref
 from .context import CheckFailed, Context, PreflightRefused
+from .finding import ERROR, Finding
 from .installdir import SECRET_FILE, read_private
 from .runner import Cancelled, CommandFailed
 from .stage import Stage
@@ -60,6 +61,7 @@ class RunResult:
     refused: CheckFailed | None = None
     cancelled: bool = False
     selected: tuple[str, ...] = ()
+    findings: dict[str, Finding] = field(default_factory=dict)   # stage -> why it failed
 
     @property
     def ok(self) -> bool:
@@ -280,6 +282,11 @@ class Engine:
             ctx.runner.log(name, "".join(traceback.format_exception(err)))
         if outcome is not Outcome.INTERRUPTED:
             ctx.runner.log(name, f"failed: {error}")  # the reason, in the log too
+            self.result.findings[name] = (Finding(err.check, ERROR, ctx.runner.mask(err.problem),
+                                                  ctx.runner.mask(err.next_step))
+                                          if isinstance(err, CheckFailed) else
+                                          Finding(name, ERROR, error.splitlines()[0] if error else "",
+                                                  "see install.log, fix the cause, and run again"))
         self._set(name, status="interrupted" if outcome is Outcome.INTERRUPTED else "failed",
                   finished=time.time(), error=error)
         self._end(name, outcome, error)

@@ -27,10 +27,10 @@ def _nothing(ctx: Context) -> None:
 def host_preflight(ctx: Context) -> None:
     skip = [name for name in ctx.options.skip_checks if name in host.CHECKS or name == "all"]
     for result in host.run_host_checks(_facts(ctx), skip=skip):
-        if result.level == "error":
-            raise PreflightRefused(f"host-{result.name}", result.message, result.next_step)
-        if result.level == "warning":
-            ctx.notify("host", f"warning: {result.message}" + (f" ({result.next_step})" if result.next_step else ""))
+        if result.blocking:
+            raise PreflightRefused(f"host-{result.name}", result.problem, result.next_step)
+        if result.level == host.WARNING:
+            ctx.notify("host", f"warning: {result.problem}" + (f" ({result.next_step})" if result.next_step else ""))
 
 
 def _sudo() -> list[str]:

@@ -142,7 +142,7 @@ def verify_endpoints(ctx: Context) -> None:
             probe.expect_sign_in_chain(prober, address["binder"], address["hub"], s.auth.client_id,
                                        keycloak_endpoints(s)["authorize_url"], f"{address['hub']}hub/oauth_callback")
     except probe.ProbeError as err:
-        raise CheckFailed("endpoints", err.problem, err.next_step) from None
+        raise CheckFailed.of(err.finding("endpoints")) from None
 
 
 def _nothing(ctx: Context) -> None:
