@@ -94,5 +94,8 @@ def test_cli_and_tui_agree_on_status_and_preview_after_an_install_and_after_a_ch
         assert rows == status, (rows, status)
         assert tui_commands == cli_commands, plan_text
         assert "binderhub     will run: its inputs changed" in plan_text, plan_text
+        # config.yaml in DIR is still the old one: both say the install writes it first.
+        written_first = f"{run.directory}/config.yaml is written by the install first"
+        assert written_first in said and written_first in plan_text, said[-3000:]
     finally:
         run.stop()

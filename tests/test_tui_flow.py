@@ -164,6 +164,7 @@ async def test_a_failing_stage_shows_why_retry_succeeds_and_a_check_stage_can_be
         await wait_for(pilot, lambda: type(app.screen).__name__ == "LogViewer")
         log_text = "\n".join(app.screen.query_one("#log-text").lines)
         assert "Error: binderhub could not start" in log_text
+        assert "[binderhub] failed: `sh -c" in log_text, "install.log records the failure's reason"
         assert "example-client-secret" not in log_text
         await pilot.press("escape")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ProgressScreen")

@@ -103,7 +103,7 @@ class Preview:
     stale: dict[str, str]                        # stage -> why it must run
     result: RunResult
     commands: list[tuple[str, str]]              # (stage, command) with DIR's paths, secrets masked
-    notes: dict[str, list[str]] = field(default_factory=dict)   # (stage, command) index -> file notes
+    notes: dict[int, list[str]] = field(default_factory=dict)   # index in commands -> where its files come from
 
     @property
     def refused(self):
@@ -142,19 +142,20 @@ class Run:
     def stage_names(self) -> list[str]:
         return [stage.name for stage in self.stages]
 
-    def execute(self, listener: Listener | None = None, *, from_stage: str | None = None, only: str | None = None,
+    def execute(self, *, from_stage: str | None = None, only: str | None = None,
                 skipped: frozenset[str] | set[str] = frozenset()) -> RunResult:
+        """Run (or resume) the plan without the `skipped` stages; every event goes to the session's listener."""
         for wanted in (from_stage, only):
             if wanted and wanted not in self.stage_names():
                 raise BadInput(f"no stage {wanted!r} in this plan; stages: {', '.join(self.stage_names())}")
         stages = [dataclasses.replace(stage, needs=tuple(n for n in stage.needs if n not in skipped))
                   for stage in self.stages if stage.name not in skipped]
         self.state = self.session.dir.state()  # what DIR says now (under the lock, for a real run)
-        engine = Engine(self.ctx, stages, self.state, listener or self.session.listener)
+        engine = Engine(self.ctx, stages, self.state, self.session.listener)
         return engine.run(from_stage=from_stage, only=only)
 
-    def verify(self, listener: Listener | None = None) -> RunResult:
-        return Engine(self.ctx, self.stages, self.state, listener or self.session.listener).verify_all()
+    def verify(self) -> RunResult:
+        return Engine(self.ctx, self.stages, self.state, self.session.listener).verify_all()
 
     def cancel(self) -> None:
         """Stop the running commands and the checks' waits; the engine records the stage as interrupted."""
