@@ -67,7 +67,7 @@ class WizardApp(App[int]):
         self.directory = directory
         self.answers = answers if answers is not None else Answers.load(directory)
         # Read before the event loop starts: two stats, no I/O on the loop later.
-        from wizard.installdir import InstallDir
+        from wizard.directory import InstallDir
 
         self.existing = InstallDir(directory).existing()
         self._plan = plan or _default_plan

@@ -98,7 +98,7 @@ class WelcomeScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def clear_directory(self, delete_secrets: bool) -> None:
-        from wizard.installdir import InstallDir
+        from wizard.directory import InstallDir
 
         from .session import Answers
 

@@ -18,10 +18,11 @@ from . import secretstore
 from .context import Context, Options
 from .engine import Engine, Event, Listener, Outcome, RunResult, fingerprint, stale_stages
 from .export import AnswersError, ExportResult, SecretsMissing, export, format_problems, read_answers_file
-from .installdir import ANSWERS_FILE, LOG_FILE, InstallDir, InstallDirError, remove_scratch
+from .directory import InstallDir
+from .installdir import ANSWERS_FILE, LOG_FILE, InstallDirError, remove_scratch
 from .runner import Masker, Runner, time_limit
 from .settings import Settings
-from .stages import Stage
+from .stage import Stage
 from .state import InstallState, LockHeld, StateFileError
 
 # How long a check waits when the session only looks (verify, the preview's re-checks): the
