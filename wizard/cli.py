@@ -246,4 +246,6 @@ def _export(args: argparse.Namespace) -> int:
         print(f"wrote {len(report.written)} file(s) to {directory}: {', '.join(report.written)}")
     if report.unchanged:
         print(f"unchanged: {len(report.unchanged)} file(s)")
+    print(f"Next: `wizard install --dir {directory} --dry-run` shows what an install would run; without "
+          f"--dry-run it installs (or run {directory / 'install.sh'} by hand).")
     return EXIT_OK
