@@ -67,7 +67,9 @@ class WizardApp(App[int]):
         self.directory = directory
         self.answers = answers if answers is not None else Answers.load(directory)
         # Read before the event loop starts: two stats, no I/O on the loop later.
-        self.existing = (directory / "answers.yaml").exists() or (directory / "state.json").exists()
+        from wizard.directory import InstallDir
+
+        self.existing = InstallDir(directory).existing()
         self._plan = plan or _default_plan
         # Set on the cluster screen when there is no cluster yet: this machine becomes one first.
         self.bootstrap = False

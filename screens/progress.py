@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Log, ProgressBar, Static
 
-from .install_run import InstallRun, may_skip
+from .install_run import InstallRun
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 FINAL = ("done", "skipped")
@@ -30,12 +30,6 @@ class ProgressScreen(Screen):
         def __init__(self, event):
             super().__init__()
             self.event = event
-
-    class Output(Message):
-        def __init__(self, stage: str, line: str):
-            super().__init__()
-            self.stage = stage
-            self.line = line
 
     class Planned(Message):
         def __init__(self, stages: list[str]):
@@ -85,9 +79,8 @@ class ProgressScreen(Screen):
         self.began = self.app.clock()
         app = self.app
         self.runner_ = InstallRun(app.directory, app.options or _options(), app.plan,
-                              lambda event: self.post_message(self.EngineEvent(event)),
-                              lambda stage, line: self.post_message(self.Output(stage, line)),
-                              cluster_factory=app.cluster_factory)
+                                  lambda event: self.post_message(self.EngineEvent(event)),
+                                  cluster_factory=app.cluster_factory)
         app.install_run = self.runner_
         self.start()
         self.set_interval(0.5 if app.animate else 3600, self.tick)
@@ -147,9 +140,6 @@ class ProgressScreen(Screen):
             self.add_line(event.stage, f"» {event.message}")
         self.redraw()
 
-    def on_progress_screen_output(self, message: Output) -> None:
-        self.add_line(message.stage, message.line)
-
     def add_line(self, stage: str, line: str) -> None:
         self.output.setdefault(stage, []).append(line)
         if stage == self.selected:
@@ -178,7 +168,8 @@ class ProgressScreen(Screen):
         elif error:
             lines.append(f"[b red]The install could not start:[/b red] {escape(error)}")
         self.query_one("#retry", Button).disabled = False
-        reason = may_skip(self.failed, self.app.answers.get("registry.type")) if self.failed else None
+        stage = self.runner_.stage(self.failed) if self.failed else None
+        reason = stage.skippable if stage is not None else None
         skip = self.query_one("#skip", Button)
         skip.disabled = reason is None
         skip.tooltip = f"safe to skip: {reason}" if reason else "not safe to skip: later stages rely on it"

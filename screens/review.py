@@ -84,13 +84,13 @@ class ReviewScreen(Screen):
             out.append("  " + ", ".join(data.files))
             out.append("[b]Changed since the last run[/b]")
             out.append("  " + (", ".join(data.changed) if data.changed else "nothing"))
+            if data.refused:
+                out.append(f"[b yellow]The cluster refuses the install now:[/b yellow] {escape(data.refused)}")
             out.append("[b]Stages[/b]")
             for name in data.stages:
-                why = data.stale.get(name)
-                out.append(f"  {name:<13} " + (f"will run: {why}" if why else "done; its checks run again"))
+                out.append(f"  {name:<13} {escape(data.verdicts.get(name, ''))}")
             out.append("[b]Commands[/b] (secrets masked)")
-            running = [c for c in data.commands if c.split("]", 1)[0][1:] in data.stale]
-            out += [f"  {escape(command)}" for command in running] or ["  none: every stage is done"]
+            out += [f"  {escape(command)}" for command in data.commands] or ["  none: every stage is done"]
         self.query_one("#plan", Static).update("\n".join(out))
         self.query_one("#install", Button).disabled = bool(data.problems)
         self.query_one("#export", Button).disabled = bool(data.problems)

@@ -12,8 +12,7 @@ from typing import Any, Callable, Iterable
 from wizard import validate as v
 from wizard.settings import FIELDS, FIELDS_BY_PATH, REQUIRED, FieldError, _get, _set
 
-ANSWERS = "answers.yaml"
-STATE = "state.json"
+from wizard.installdir import ANSWERS_FILE as ANSWERS, SECRET_FILE  # the one place that names them
 
 
 # --- the answers being edited ------------------------------------------------------------------
@@ -113,7 +112,7 @@ class Answers:
                 raw = read_answers_file(directory / ANSWERS)
             except AnswersError:
                 raw = None
-        if (directory / "secret.yaml").exists():
+        if (directory / SECRET_FILE).exists():
             from wizard.secretstore import SecretFileError, read_stored
 
             try:
@@ -296,7 +295,7 @@ def read_openid(keycloak_url: str, realm: str, timeout: float = 10) -> str:
     return f"found realm {realm}: issuer {issuer}, login at {authorize}"
 
 
-# --- review: files, changes, commands, computed in a scratch copy ------------------------------
+# --- review and status: the core's session, as the screens show it -----------------------------
 
 @dataclass
 class ReviewData:
@@ -306,81 +305,36 @@ class ReviewData:
     changed: list[str] = field(default_factory=list)       # rendered files that differ from DIR's
     stale: dict[str, str] = field(default_factory=dict)    # stage -> why it will run
     stages: list[str] = field(default_factory=list)
-    commands: list[str] = field(default_factory=list)
+    verdicts: dict[str, str] = field(default_factory=dict)  # stage -> what a run would do with it
+    commands: list[str] = field(default_factory=list)       # only those a run would run
+    refused: str = ""                                       # preflight refused: a real run stops there
 
 
 def review_data(answers: Answers, plan: Callable, options=None) -> ReviewData:
-    """Render into a scratch copy of the directory (DIR itself is not touched), then ask the engine
-    what is stale and which commands a dry run would run."""
-    import shutil
-    import tempfile
+    """The session's preview of a run with these answers (a dry run in a scratch copy: DIR is not
+    touched), as the Review screen shows it; `wizard install --dry-run` prints the same."""
+    from wizard.session import REFUSED, AnswersProblems, InstallSession
 
-    from wizard.context import Context, Options
-    from wizard.engine import Engine, stale_stages
-    from wizard.export import export
-    from wizard.runner import Masker, Runner
-    from wizard.secretstore import SECRET_FILE, read_stored
-    from wizard.state import load_state
-
-    directory = answers.directory
-    data = ReviewData()
-    scratch = Path(tempfile.mkdtemp(prefix="binderhub-wizard-review-"))
+    session = InstallSession(answers.directory, raw=answers.combined(), plan=plan, options=options)
     try:
-        if (directory / SECRET_FILE).exists():
-            shutil.copy2(directory / SECRET_FILE, scratch / SECRET_FILE)
-        result = export(answers.combined(), scratch)
-        data.warnings = [str(w) for w in result.load.warnings]
-        if not result.ok:
-            data.problems = [str(p) for p in result.load.problems]
-            return data
-        settings = result.load.settings
-        for path in sorted(scratch.iterdir()):
-            if path.name.startswith(".") or path.name == "install.log":
-                continue
-            data.files.append(path.name)
-            old = directory / path.name
-            if path.name != ANSWERS and (not old.exists() or old.read_bytes() != path.read_bytes()):
-                data.changed.append(path.name)
-        masker = Masker(read_stored(scratch).values())
-        runner = Runner(scratch / "dry-run.log", masker, dry_run=True)
-        real, fake = str(directory), str(scratch)
-        runner.mask = (lambda mask: lambda text: mask(text).replace(fake, real))(runner.mask)
-        ctx = Context(settings, scratch, runner, options or Options())
-        stages = plan(settings)
-        data.stages = [s.name for s in stages]
-        try:
-            state = load_state(directory)
-        except Exception:  # noqa: BLE001 - an unreadable state: everything runs
-            from wizard.state import InstallState
-
-            state = InstallState()
-        data.stale = stale_stages(ctx, stages, state)
-        Engine(ctx, stages, state).run()
-        data.commands = [f"[{stage}] {command}" for stage, command in runner.planned]
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return data
+        preview = session.preview()
+    except AnswersProblems as err:
+        return ReviewData(problems=err.problems, warnings=err.warnings)
+    except REFUSED as err:  # a corrupt secret.yaml, a state from a newer wizard: said, not hung on
+        return ReviewData(problems=[str(err)])
+    commands = []
+    for index, (stage, command) in enumerate(preview.commands):
+        commands.append(f"[{stage}] {command}")
+        commands += [f"    ({note})" for note in preview.notes.get(index, ())]
+    return ReviewData(warnings=preview.warnings, files=preview.files, changed=preview.changed,
+                      stale=preview.stale, stages=[s.name for s in preview.stages],
+                      verdicts={s.name: preview.verdict(s.name) for s in preview.stages}, commands=commands,
+                      refused=str(preview.refused) if preview.refused is not None else "")
 
 
 def directory_status(directory: Path, plan: Callable) -> list[tuple[str, str, str]]:
-    """(stage, status, note) for each stage, as `wizard status` shows them."""
-    from wizard.state import load_state
+    """(stage, status, note) for each stage, as `wizard status` shows them (stale included)."""
+    from wizard.session import InstallSession
 
-    state = load_state(directory)
-    names: list[str] = list(state.stages)
-    try:
-        from wizard.export import load_answers, read_answers_file
-        from wizard.secretstore import read_stored
-
-        loaded = load_answers(read_answers_file(directory / ANSWERS), read_stored(directory))
-        if loaded.ok:
-            names = [s.name for s in plan(loaded.settings)]
-    except Exception:  # noqa: BLE001 - incomplete answers: the recorded stages only
-        pass
-    rows = []
-    for name in names:
-        record = state.stages.get(name)
-        status = record.status if record else "pending"
-        note = (record.error or "").splitlines()[0] if record and record.error else ""
-        rows.append((name, status, note))
-    return rows
+    report = InstallSession(directory, plan=plan).status()
+    return [(row.name, row.status, row.note) for row in report.stages]

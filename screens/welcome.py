@@ -73,7 +73,7 @@ class WelcomeScreen(Screen):
             return
         lines = [f"[b]{'stage':<14}{'status':<13}note[/b]"]
         for name, state, note in message.rows:
-            colour = {"done": "green", "failed": "red", "interrupted": "yellow"}.get(state, "")
+            colour = {"done": "green", "failed": "red", "interrupted": "yellow", "stale": "yellow"}.get(state, "")
             shown = f"[{colour}]{state:<13}[/{colour}]" if colour else f"{state:<13}"
             lines.append(f"{name:<14}{shown}{note[:48]}")
         status.update("Stages of the install found here:\n" + "\n".join(lines))
@@ -98,17 +98,12 @@ class WelcomeScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def clear_directory(self, delete_secrets: bool) -> None:
-        from wizard.secretstore import SECRET_FILE
-        from wizard.state import STATE_FILE
+        from wizard.directory import InstallDir
 
-        from .session import ANSWERS, Answers
+        from .session import Answers
 
         directory = self.app.directory
-        for name in (ANSWERS, STATE_FILE, *((SECRET_FILE,) if delete_secrets else ())):
-            try:
-                (directory / name).unlink()
-            except FileNotFoundError:
-                pass
+        InstallDir(directory).clear(secrets=delete_secrets)
         fresh = Answers.load(directory)  # the kept secrets fill the secret fields again
         self.app.call_from_thread(self._started_over, fresh)
 

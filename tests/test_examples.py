@@ -31,7 +31,7 @@ def test_the_readme_first_command_writes_the_files_without_a_warning(tmp_path):
     for name in ("answers.yaml", "secret.yaml", "config.yaml", "install.sh", "traefik-values.yaml"):
         assert (out / name).is_file(), name
     # It ends with what to do next, naming the directory it wrote.
-    assert done.stdout.rstrip().splitlines()[-1].startswith("next: ")
+    assert done.stdout.rstrip().splitlines()[-1].startswith("Next: ")
     assert f"wizard install --dir {out}" in done.stdout
 
 

@@ -56,7 +56,9 @@ def test_reexport_is_byte_identical_and_keeps_secrets(tmp_path, capsys):
     # Again from the directory's own answers, which no longer hold the secrets.
     assert main(["export", "--dir", str(out)]) == 0
     assert snapshot(out) == first
-    assert "unchanged: 14" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "unchanged: 14" in out
+    assert out.strip().splitlines()[-1].startswith("Next: `wizard install --dir"), "export ends with the next thing to do"
 
 
 def test_a_changed_answer_rewrites_only_the_files_it_feeds(tmp_path, capsys):

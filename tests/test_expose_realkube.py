@@ -131,7 +131,7 @@ def resume_ingress(env: dict, directory: Path, port: int) -> list[str]:
     check fails. (Only this stage: the others would need charts from the internet.)"""
     from dataclasses import replace
 
-    from wizard.engine import Engine
+    from wizard.engine import Engine, Event
     from wizard.stages import plan
     from wizard.state import load_state
 
@@ -140,6 +140,8 @@ def resume_ingress(env: dict, directory: Path, port: int) -> list[str]:
     assert state.stages["ingress"].status == "done"
     ingress = replace(next(s for s in plan(ctx.settings) if s.name == "ingress"), needs=())
     events = []
+    # The checks' notes go where the context's maker sends them (the engine never rewires it).
+    ctx.notify = lambda stage, message: events.append(Event("note", stage, message=message))
     assert Engine(ctx, [ingress], state, events.append).run()
     return [e.message for e in events if e.kind == "note"]
 

@@ -97,3 +97,25 @@ def test_bootstrap_puts_the_node_stages_before_preflight():
     names = [s.name for s in stages]
     assert names[0] == "host" and names.index("node-kubeadm-init") < names.index("preflight")
     assert stages[names.index("preflight")].needs == (names[names.index("preflight") - 1],)
+
+
+def test_the_node_stages_do_not_import_the_plan_and_help_names_its_stages():
+    """nodestages and stages no longer import each other (both take Stage from wizard/stage.py),
+    and `wizard install --help` lists the stages the plan is built from, without kubernetes."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    from wizard.stage import CLUSTER_STAGES
+
+    code = ("import sys, wizard.nodestages; print('wizard.stages' in sys.modules); "
+            "from wizard.cli import main\ntry: main(['install', '--help'])\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'textual')))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    lines = run.stdout.splitlines()
+    assert lines[0] == "False", run.stdout + run.stderr
+    assert lines[-1] == "[]", "install --help imports neither kubernetes nor textual"
+    assert ", ".join(CLUSTER_STAGES) in " ".join(run.stdout.split()), run.stdout
+    settings = load_answers(copy.deepcopy(BASE)).settings
+    assert [s.name for s in plan(settings)] == [n for n in CLUSTER_STAGES if n not in ("cert-manager", "issuer")
+                                                or settings.production]

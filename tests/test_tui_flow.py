@@ -172,6 +172,7 @@ async def test_a_failing_stage_shows_why_retry_succeeds_and_a_check_stage_can_be
         await wait_for(pilot, lambda: type(app.screen).__name__ == "LogViewer")
         log_text = "\n".join(app.screen.query_one("#log-text").lines)
         assert "Error: binderhub could not start" in log_text
+        assert "[binderhub] failed: `sh -c" in log_text, "install.log records the failure's reason"
         assert "example-client-secret" not in log_text
         await pilot.press("escape")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ProgressScreen")
@@ -224,7 +225,10 @@ async def test_ctrl_q_mid_install_asks_keeps_the_state_and_the_next_run_continue
         await wait_for(pilot, lambda: present(resumed, "#install") and not resumed.screen.query_one("#install").disabled)
         plan_text = str(resumed.screen.query_one("#plan").render())
         assert "binderhub     will run: interrupted last time" in plan_text
-        assert "storage       done; its checks run again" in plan_text
+        # The preview re-checks done stages read-only, as the run will: storage's pass, so it
+        # plans no command (only what the resume will really run is listed).
+        assert "storage       done; checks pass" in plan_text
+        assert "[storage]" not in plan_text and "[binderhub] helm upgrade" in plan_text
         await pilot.click("#install")
         await wait_for(pilot, lambda: type(resumed.screen).__name__ == "DoneScreen")
     assert again.applied == ["binderhub", "endpoints"]
@@ -443,3 +447,20 @@ async def test_the_storage_class_follows_the_provisioner_as_the_core_defaults_it
         app.screen.refresh_fields()
         await pilot.pause()
         assert "must be openebs-hostpath" in message(app, "storage.storage_class") and next_disabled(app)
+
+
+@aio
+async def test_a_corrupt_secret_file_is_shown_on_the_review_not_rendered_forever(tmp_path):
+    """The review's preview refuses a secret.yaml that is not YAML, as the CLI does: the screen says
+    so (naming the file) and offers neither Install nor Export. Before, its worker died silently
+    and the screen stayed on "Rendering the files..."."""
+    directory = tmp_path / "setup"
+    app = make_app(directory, answers=prefilled(directory))
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "secret.yaml").write_text("registry: [unclosed\n")
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.start_steps("review")
+        await wait_for(pilot, lambda: present(app, "#plan") and "Rendering" not in str(app.screen.query_one("#plan").render()))
+        plan_text = str(app.screen.query_one("#plan").render())
+        assert "secret.yaml" in plan_text and "not valid YAML" in plan_text, plan_text
+        assert app.screen.query_one("#install").disabled and app.screen.query_one("#export").disabled

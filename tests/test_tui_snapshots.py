@@ -45,8 +45,12 @@ def test_welcome_new_install(snap_compare):
 
 
 def test_welcome_existing_directory_shows_its_stages(snap_compare):
+    from wizard.session import InstallSession
+
     export_example(DIRECTORY)
-    stages = {name: {"status": status, "started": 1.0, "finished": 2.0, "fingerprint": None, "error": error}
+    # Done with what the directory holds now (a done stage whose inputs changed shows as stale).
+    prints = InstallSession(DIRECTORY, plan=FakePlan()).fingerprints()
+    stages = {name: {"status": status, "started": 1.0, "finished": 2.0, "fingerprint": prints[name], "error": error}
               for name, status, error in (("preflight", "done", None), ("storage", "done", None),
                                           ("ingress", "failed", "Deployment ingress-nginx: not available"))}
     (DIRECTORY / "state.json").write_text(json.dumps({"version": 1, "stages": stages}))

@@ -44,8 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("--yes", action="store_true", help="apply without asking")
     install.add_argument("--dry-run", action="store_true",
                          help="print every command that would change something (secrets masked); change nothing")
-    stage_names = ("preflight", "storage", "ingress", "cert-manager", "issuer", "registry", "namespace", "binderhub",
-                   "endpoints")
+    from .stage import CLUSTER_STAGES as stage_names  # light: the plan is built from these names
     install.add_argument("--from", dest="from_stage", metavar="STAGE",
                          help=f"run this stage and every stage after it, even if done ({', '.join(stage_names)})")
     install.add_argument("--only", metavar="STAGE", help="run only this stage")
@@ -84,7 +83,9 @@ def _regenerate_option(command: argparse.ArgumentParser) -> None:
 
 def _cluster_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--skip-check", action="append", default=[], metavar="NAME",
-                         help="skip a named preflight check: tools, api, permissions, nodes, dns, public-ip-free, expose")
+                         help="skip a named preflight check: tools, api, permissions, nodes, dns, public-ip-free, "
+                              "expose; with --bootstrap also a host check (root, os, swap, ..., or all); an unknown "
+                              "name is refused")
     command.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
                          help="how long each check waits for its condition (default 300)")
     command.add_argument("--resolve", action="append", default=[], metavar="HOST:ADDR:PORT",
@@ -135,9 +136,9 @@ def _exit_now(code: int) -> None:
     holding it) must not keep an interrupted wizard alive at exit."""
     import os
 
-    install = sys.modules.get("wizard.install")
-    if install is not None:
-        install.remove_all_scratch()
+    installdir = sys.modules.get("wizard.installdir")
+    if installdir is not None:
+        installdir.remove_all_scratch()
     # The kubernetes client writes the kubeconfig's CA, client certificate and key to temporary
     # files that only its atexit hook removes, and os._exit skips atexit hooks.
     kube_config = sys.modules.get("kubernetes.config.kube_config")
@@ -194,15 +195,15 @@ def _interactive(directory: Path) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from .export import AnswersError, SecretsMissing, export, format_problems, read_answers_file
-    from .installdir import InstallDirError, PartialWrite, explain
+    from .installdir import ANSWERS_FILE, InstallDirError, PartialWrite, explain
     from .secretstore import SecretFileError
     from .state import LockHeld, StateFileError
 
     directory: Path = args.dir
     source: Path | None = args.answers
-    own = source is None and (directory / "answers.yaml").exists()
+    own = source is None and (directory / ANSWERS_FILE).exists()
     if own:
-        source = directory / "answers.yaml"
+        source = directory / ANSWERS_FILE
     try:
         if source is not None:
             raw = read_answers_file(source, follow_links=not own)
@@ -245,6 +246,6 @@ def _export(args: argparse.Namespace) -> int:
         print(f"wrote {len(report.written)} file(s) to {directory}: {', '.join(report.written)}")
     if report.unchanged:
         print(f"unchanged: {len(report.unchanged)} file(s)")
-    print(f"next: read {directory / 'README.md'}, then run `wizard install --dir {directory}` (or "
-          f"{directory / 'install.sh'} by hand)")
+    print(f"Next: `wizard install --dir {directory} --dry-run` shows what an install would run; without "
+          f"--dry-run it installs (or run {directory / 'install.sh'} by hand).")
     return EXIT_OK

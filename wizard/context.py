@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
+from .finding import ERROR, Finding
 from .runner import Runner
 from .settings import Settings
 
@@ -17,10 +18,15 @@ class CheckFailed(Exception):
     """A named check found the cluster not as it should be: what is wrong, and what to do next."""
 
     def __init__(self, check: str, problem: str, next_step: str = ""):
-        super().__init__(f"{check}: {problem}" + (f" — {next_step}" if next_step else ""))
+        self.finding = Finding(check, ERROR, problem, next_step)
+        super().__init__(self.finding.line())
         self.check = check
         self.problem = problem
         self.next_step = next_step
+
+    @classmethod
+    def of(cls, finding: Finding) -> "CheckFailed":
+        return cls(finding.name, finding.problem, finding.next_step)
 
 
 class PreflightRefused(CheckFailed):
@@ -58,6 +64,13 @@ class Context:
         from .kube import Cluster
 
         return Cluster(self.options.kubeconfig, self.settings.cluster.context or None)
+
+    @cached_property
+    def stored_secrets(self) -> dict[str, str]:
+        """DIR's stored secrets, read once (by the fingerprints)."""
+        from .secretstore import read_stored
+
+        return read_stored(self.directory)
 
     def kubectl(self, *args: str) -> list[str]:
         context = self.settings.cluster.context

@@ -13,19 +13,17 @@ import threading
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 from typing import Callable
 
 from .charts import chart_ref
 from .context import CheckFailed, Context, PreflightRefused
-from .installdir import read_private
-from .render.infra import STORAGE_CHART
+from .finding import ERROR, Finding
+from .installdir import SECRET_FILE, read_private
 from .runner import Cancelled, CommandFailed
-from .secretstore import SECRET_FILE, read_stored
-from .stages import Stage
+from .stage import Stage
 from .state import InstallState, save_state
-
-CHART_OF_STAGE = {"storage": STORAGE_CHART, "cert-manager": "cert-manager", "binderhub": "binderhub"}
 
 
 @dataclass(frozen=True)
@@ -39,12 +37,50 @@ class Event:
 Listener = Callable[[Event], None]
 
 
+class Outcome(Enum):
+    """How a stage ended in one run of the engine."""
+    DONE = "done"                # applied (or, check-only, checked) and its checks pass
+    DONE_BEFORE = "done before"  # done in an earlier run, inputs unchanged, its checks pass now
+    PLANNED = "planned"          # dry run: it would apply (its commands are in the runner's plan)
+    FAILED = "failed"
+    REFUSED = "refused"          # a preflight check refused: nothing after it was applied
+    INTERRUPTED = "interrupted"
+    SKIPPED = "skipped"          # left out of this run (the user skipped it after a failure)
+    PENDING = "pending"          # not started: a stage before it failed, or it was not selected
+
+
+FINISHED = (Outcome.DONE, Outcome.DONE_BEFORE, Outcome.PLANNED, Outcome.SKIPPED)
+
+
+@dataclass
+class RunResult:
+    """What one run of the engine did: each stage's outcome and message, and the refusal if any.
+    True when every selected stage ended done (or planned, in a dry run)."""
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)
+    refused: CheckFailed | None = None
+    cancelled: bool = False
+    selected: tuple[str, ...] = ()
+    findings: dict[str, Finding] = field(default_factory=dict)   # stage -> why it failed
+
+    @property
+    def ok(self) -> bool:
+        return self.refused is None and all(self.outcomes.get(name) in FINISHED for name in self.selected)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def failed(self) -> list[str]:
+        return [name for name, outcome in self.outcomes.items()
+                if outcome in (Outcome.FAILED, Outcome.REFUSED, Outcome.INTERRUPTED)]
+
+
 def fingerprint(ctx: Context, stage: Stage) -> str:
-    """A hash of what the stage applies: its rendered files and its chart reference. A file with
-    secrets is hashed with a key only the install directory holds, so the state file cannot be
-    used to guess a weak password."""
+    """A hash of what the stage applies, as the stage says: its rendered files, its chart reference,
+    the answers and secrets it uses without a file. A secret is hashed with a key only the install
+    directory holds, so the state file cannot be used to guess a weak password."""
     digest = hashlib.sha256(stage.name.encode())
-    stored = read_stored(ctx.directory)  # once: the key, and the registry password below
+    stored = ctx.stored_secrets  # read once: the key, and the secrets below
     key = stored.get("generated.proxy_secret_token", "").encode() or b"binderhub-wizard"
     for name in stage.inputs:
         try:
@@ -54,18 +90,13 @@ def fingerprint(ctx: Context, stage: Stage) -> str:
         if name == SECRET_FILE:
             data = hmac.new(key, data, hashlib.sha256).digest()
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    chart = stage.name == "ingress" and ctx.settings.ingress.controller or CHART_OF_STAGE.get(stage.name)
-    if chart and not (stage.name == "storage" and ctx.settings.storage.provisioner != "openebs"):
-        ref = chart_ref(chart, ctx.settings.answers.get("versions", {}), ctx.settings.answers.get("charts", {}))
-        digest.update(" ".join(ref.helm_args()).encode())
-    s = ctx.settings
-    if stage.name in ("storage", "ingress", "namespace", "binderhub"):
-        # Facts of the answers that these stages use without a file of their own.
-        digest.update(f"{s.storage.storage_class}|{s.network.public_ip}|{s.cluster.namespace}|"
-                      f"{s.cluster.release}|{s.cluster.context}".encode())
-    if stage.name == "registry":
-        password = stored.get("registry.password", "").encode()
-        digest.update(f"{s.registry.url}|{s.registry.username}|".encode() + hmac.new(key, password, hashlib.sha256).digest())
+    if stage.chart:
+        answers = ctx.settings.answers
+        digest.update(" ".join(chart_ref(stage.chart, answers.get("versions", {}), answers.get("charts", {})).helm_args()).encode())
+    if stage.answers:
+        digest.update("|".join(stage.answer_values(ctx.settings)).encode())
+    for path in stage.secrets:
+        digest.update(b"|" + hmac.new(key, stored.get(path, "").encode(), hashlib.sha256).digest())
     return digest.hexdigest()
 
 
@@ -102,7 +133,25 @@ def _explain(err: Exception) -> str:
     return f"unexpected error {err.__class__.__name__}: {err} (the traceback is in install.log)"
 
 
+def cluster_unreachable(err: BaseException) -> bool:
+    """The cluster's API could not be reached at all (no answer, no kubeconfig): asking it again
+    for the next stage only repeats the error."""
+    if isinstance(err, PreflightRefused):
+        return err.check == "api-reachable"
+    if isinstance(err, CheckFailed):
+        return False
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config import ConfigException
+    from urllib3.exceptions import HTTPError
+
+    return not isinstance(err, ApiException) and isinstance(err, (HTTPError, OSError, ConfigException))
+
+
 class Engine:
+    """Runs stages against the context it is given, and never writes into it: where notes and
+    command output go is wired into the context (ctx.notify, the runner's listener) by its maker;
+    the engine's own events (a stage's status) go to `listener`."""
+
     def __init__(self, ctx: Context, stages: list[Stage], state: InstallState, listener: Listener | None = None):
         self.ctx = ctx
         self.stages = {stage.name: stage for stage in stages}
@@ -110,9 +159,8 @@ class Engine:
         self.state = state
         self.listener = listener or (lambda event: None)
         self._state_lock = threading.Lock()
-        ctx.notify = lambda stage, message: self.listener(Event("note", stage, message=message))
-        # Every line a command prints reaches the listener too (the TUI's live output, --verbose).
-        ctx.runner.listener = lambda stage, line: self.listener(Event("output", stage, message=line))
+        self.result = RunResult()
+        self._unreachable = False  # dry run: preflight refused, so no later stage is asked the cluster
 
     def _set(self, name: str, **changes) -> None:
         with self._state_lock:
@@ -125,6 +173,17 @@ class Engine:
             message = changes.get("error") or ""
             self.listener(Event("stage", name, status=changes["status"], message=message))
 
+    def _end(self, name: str, outcome: Outcome, message: str = "", *, status: str | None = None) -> None:
+        """Record the stage's outcome; with `status`, tell the listener too (the state is not touched)."""
+        with self._state_lock:
+            self.result.outcomes[name] = outcome
+            self.result.messages[name] = message
+        if status is not None:
+            self.listener(Event("stage", name, status=status, message=message))
+
+    def _note(self, name: str, message: str) -> None:
+        self.listener(Event("note", name, message=message))
+
     def selected(self, from_stage: str | None = None, only: str | None = None) -> list[str]:
         if only:
             return [only]
@@ -132,9 +191,10 @@ class Engine:
             return self.order[self.order.index(from_stage):]
         return list(self.order)
 
-    def run(self, from_stage: str | None = None, only: str | None = None) -> bool:
-        """Run the selected stages; True when every one ended done (or is done already)."""
+    def run(self, from_stage: str | None = None, only: str | None = None) -> RunResult:
+        """Run the selected stages; the result is true when every one ended done (or is done already)."""
         selected = self.selected(from_stage, only)
+        self.result = RunResult(selected=tuple(selected))
         forced = set(selected) if (from_stage or only) else set()
         reasons = stale_stages(self.ctx, [self.stages[n] for n in self.order], self.state)
         pending = [n for n in self.order if n in selected]
@@ -162,71 +222,115 @@ class Engine:
                     finished[name] = future.result()
                     failed = failed or not finished[name]
         for name in pending:
-            self.listener(Event("stage", name, status="pending", message="not started: an earlier stage failed"))
-        return not failed and all(finished.get(n) for n in selected)
+            self._end(name, Outcome.PENDING, "not started: an earlier stage failed", status="pending")
+        self.result.cancelled = self.ctx.cancel.is_set()
+        return self.result
 
     def _stage(self, name: str, must_apply: bool) -> bool:
+        """Run one stage; True when the stages after it may go on."""
         threading.current_thread().name = name  # the cluster counts its requests per thread name
         stage = self.stages[name]
         ctx = self.ctx
+        dry_run = ctx.runner.dry_run
         # What this stage applies, fingerprinted before it applies it: the record must describe what
         # reached the cluster, not what the directory holds once the checks have passed.
-        applying = fingerprint(ctx, stage) if not ctx.runner.dry_run else None
+        applying = fingerprint(ctx, stage)
         recorded = self.state.stages.get(name)
         if not must_apply and recorded is not None and recorded.fingerprint != applying:
             must_apply = True  # an input changed since the run began (preflight re-rendered the answers)
-        if not must_apply and not ctx.runner.dry_run:
-            # Done before, inputs unchanged: it stays done only if its checks still pass now.
+        if not must_apply:
+            # Done before, inputs unchanged: it stays done only if its checks still pass now. A dry
+            # run asks the same (the checks only read), so its preview is what a real run would do.
+            if dry_run and self._unreachable:
+                self._end(name, Outcome.DONE_BEFORE, "done before; not checked again: preflight refused",
+                          status="done")
+                return True
             try:
                 stage.verify(ctx)
-                self.listener(Event("stage", name, status="done", message="done before; checks pass"))
+                self._end(name, Outcome.DONE_BEFORE, "done before; checks pass", status="done")
                 return True
             except CheckFailed as err:
-                self.listener(Event("note", name, message=f"was done, but {err}: applying again"))
+                self._note(name, f"was done, but {err}: applying again")
             except Exception as err:  # noqa: BLE001 - an unreachable cluster during re-check means apply again
-                self.listener(Event("note", name, message=f"re-check failed ({err.__class__.__name__}): applying again"))
+                self._note(name, f"re-check failed ({err.__class__.__name__}): applying again")
+        if dry_run:
+            return self._dry_run(name, stage)
         self._set(name, status="running", started=time.time(), finished=None, error=None)
         try:
             stage.apply(ctx)
-            if not ctx.runner.dry_run:
-                stage.verify(ctx)
-        except Cancelled:
-            self._set(name, status="interrupted", finished=time.time(), error="interrupted (Ctrl+C)")
+            stage.verify(ctx)
+        except Exception as err:  # noqa: BLE001 - each kind explained by _failed
+            self._failed(name, err)
             return False
-        except PreflightRefused as err:
-            ctx.facts["refused"] = err
-            self._set(name, status="failed", finished=time.time(), error=ctx.runner.mask(str(err)))
-            return False
-        except CheckFailed as err:
-            self._set(name, status="failed", finished=time.time(), error=ctx.runner.mask(str(err)))
-            return False
-        except CommandFailed as err:
-            detail = f"{err}\n{err.result.tail()}"
-            self._set(name, status="failed", finished=time.time(), error=ctx.runner.mask(detail))
-            return False
-        except Exception as err:  # noqa: BLE001 - explained, state kept, a retry possible
-            self._set(name, status="failed", finished=time.time(), error=ctx.runner.mask(_explain(err)))
-            ctx.runner.log(name, "".join(traceback.format_exception(err)))
-            return False
-        if ctx.runner.dry_run:
-            self.listener(Event("stage", name, status="done", message="dry run"))
-            return True
         self._set(name, status="done", finished=time.time(), fingerprint=applying, error=None)
+        self._end(name, Outcome.DONE)
         return True
 
-    def verify_all(self) -> dict[str, str | None]:
-        """Run every stage's checks, change nothing: stage -> None (pass) or the failure."""
-        results: dict[str, str | None] = {}
+    def _failed(self, name: str, err: Exception) -> Outcome:
+        ctx = self.ctx
+        if isinstance(err, Cancelled):
+            outcome, error = Outcome.INTERRUPTED, "interrupted (Ctrl+C)"
+        elif isinstance(err, PreflightRefused):
+            outcome, error = Outcome.REFUSED, ctx.runner.mask(str(err))
+            self.result.refused = err
+        elif isinstance(err, CheckFailed):
+            outcome, error = Outcome.FAILED, ctx.runner.mask(str(err))
+        elif isinstance(err, CommandFailed):
+            outcome, error = Outcome.FAILED, ctx.runner.mask(f"{err}\n{err.result.tail()}")
+        else:
+            outcome, error = Outcome.FAILED, ctx.runner.mask(_explain(err))
+            ctx.runner.log(name, "".join(traceback.format_exception(err)))
+        if outcome is not Outcome.INTERRUPTED:
+            ctx.runner.log(name, f"failed: {error}")  # the reason, in the log too
+            self.result.findings[name] = (Finding(err.check, ERROR, ctx.runner.mask(err.problem),
+                                                  ctx.runner.mask(err.next_step))
+                                          if isinstance(err, CheckFailed) else
+                                          Finding(name, ERROR, error.splitlines()[0] if error else "",
+                                                  "see install.log, fix the cause, and run again"))
+        self._set(name, status="interrupted" if outcome is Outcome.INTERRUPTED else "failed",
+                  finished=time.time(), error=error)
+        self._end(name, outcome, error)
+        return outcome
+
+    def _dry_run(self, name: str, stage: Stage) -> bool:
+        """Record the commands the stage would run; a stage that only checks (preflight) checks,
+        read-only, unless a stage it needs would change first."""
+        self._set(name, status="running", started=time.time(), finished=None, error=None)
+        planned_before = any(self.result.outcomes.get(need) is Outcome.PLANNED for need in stage.needs)
+        check = stage.checks_only and not planned_before and not self._unreachable
+        try:
+            stage.apply(self.ctx)
+            if check:
+                stage.verify(self.ctx)
+        except Exception as err:  # noqa: BLE001 - each kind explained by _failed
+            outcome = self._failed(name, err)
+            if outcome is Outcome.REFUSED:
+                # A real run would stop here; the preview goes on to show what it would do after.
+                self._unreachable = True
+            return outcome is not Outcome.INTERRUPTED
+        if check:
+            self._end(name, Outcome.DONE, "checks pass", status="done")
+        else:
+            self._end(name, Outcome.PLANNED, "dry run", status="done")
+        return True
+
+    def verify_all(self) -> RunResult:
+        """Run every stage's checks, change nothing. Once the cluster's API is found unreachable,
+        the rest are left pending ("not checked") instead of asking it again."""
+        self.result = RunResult(selected=tuple(self.order))
         for name in self.order:
+            if self._unreachable:
+                self._end(name, Outcome.PENDING, "not checked: the cluster's API does not answer")
+                continue
             try:
                 self.stages[name].verify(self.ctx)
-                results[name] = None
+                self._end(name, Outcome.DONE, status="done")
+                continue
             except CheckFailed as err:
-                results[name] = self.ctx.runner.mask(str(err))
+                problem, self._unreachable = self.ctx.runner.mask(str(err)), cluster_unreachable(err)
             except Exception as err:  # noqa: BLE001
                 from .kube import api_error_text
 
-                results[name] = self.ctx.runner.mask(api_error_text(err))
-            self.listener(Event("stage", name, status="done" if results[name] is None else "failed",
-                                message=results[name] or ""))
-        return results
+                problem, self._unreachable = self.ctx.runner.mask(api_error_text(err)), cluster_unreachable(err)
+            self._end(name, Outcome.FAILED, problem, status="failed")
+        return self.result

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
-OK, WARNING, ERROR = "ok", "warning", "error"
+from .finding import ERROR, OK, WARNING, Finding  # noqa: F401 - the levels, named once
+
 SUPPORTED_OS = {"debian": ("12", "13"), "ubuntu": ("22.04", "24.04", "26.04")}
 SUPPORTED_TEXT = "Debian 12 or 13, Ubuntu 22.04, 24.04 or 26.04"
 # The kubelet asks the runtime for its cgroup driver (RuntimeConfig, KEP-4033); containerd answers
@@ -31,20 +32,8 @@ ADMIN_CONF = "/etc/kubernetes/admin.conf"
 CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
 
 
-@dataclass(frozen=True)
-class HostCheck:
-    name: str
-    level: str          # ok, warning or error
-    message: str
-    next_step: str = ""
-
-    @property
-    def blocking(self) -> bool:
-        return self.level == ERROR
-
-    def __str__(self) -> str:
-        tail = f" — {self.next_step}" if self.next_step else ""
-        return f"[{self.level}] {self.name}: {self.message}{tail}"
+# A host check's result is a Finding (wizard/finding.py), as every other check's is.
+HostCheck = Finding
 
 
 @dataclass(frozen=True)

@@ -1,107 +1,28 @@
-"""`wizard install`, `status` and `verify`: the headless front of the engine (the TUI uses the
-same pieces). Install renders as export does, shows what will run and why, then applies."""
+"""`wizard install`, `status` and `verify`: the command-line face of the session (wizard/session.py),
+which the TUI uses too. Here: printing, the prompt, and exit codes; nothing about the directory."""
 
 from __future__ import annotations
 
-import atexit
-import shutil
 import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, interrupts, secretstore
-from .context import Context, Options
-from .engine import Engine, Event, fingerprint, stale_stages
-from .export import AnswersError, ExportResult, SecretsMissing, export, format_problems, read_answers_file
-from .installdir import InstallDirError, read_private, write_atomic
-from .runner import LOG_FILE, Masker, Runner, time_limit
-from .settings import Settings
-from .stages import Stage, plan
-from .state import InstallLock, LockHeld, StateFileError, load_state
+from . import __version__, interrupts
+from .context import Options
+from .engine import Event, Outcome
+from .runner import LOG_FILE, Runner
+from .session import REFUSED, BadInput, InstallSession, Preview, Run, Status, started_at, took
+
+__all__ = ["BadInput", "REFUSED", "install", "status", "verify", "print_join_command", "render_into"]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PREFLIGHT = 0, 1, 2, 3
 
 
-_scratch: set[Path] = set()  # scratch copies (they hold secret.yaml) not yet removed
-
-
-def scratch_directory() -> Path:
-    """A private scratch directory, removed by `remove_scratch` or, at the latest, when the process
-    ends, even by SIGTERM (the CLI turns it into an exit): it holds a copy of secret.yaml."""
-    path = Path(tempfile.mkdtemp(prefix="binderhub-wizard-"))
-    _scratch.add(path)
-    return path
-
-
-def remove_scratch(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-    _scratch.discard(path)
-
-
-@atexit.register
-def remove_all_scratch() -> None:
-    for path in list(_scratch):
-        remove_scratch(path)
-
-
-@dataclass
-class Prepared:
-    settings: Settings
-    directory: Path         # where the rendered files are read from (a scratch copy in a dry run)
-    masker: Masker
-    scratch: bool = False
-    warnings: tuple[str, ...] = ()
-
-    def cleanup(self) -> None:
-        if self.scratch:
-            remove_scratch(self.directory)
-
-
-class BadInput(Exception):
-    pass
-
-
-def _source(directory: Path, answers: Path | None) -> Path:
-    source = answers or directory / "answers.yaml"
-    if not source.exists():
-        raise BadInput(f"no answers: {source} does not exist. Pass --answers FILE, or run "
-                       f"`wizard export` first")
-    return source
-
-
-def render_into(directory: Path, answers: Path | None, *, scratch: bool = False,
-                overrides: dict | None = None, regenerate: bool = False) -> Prepared:
-    """Render the install directory (or, with scratch, a copy of it that DIR never sees)."""
-    raw = read_answers_file(_source(directory, answers), follow_links=answers is not None)
-    if overrides:
-        for section, values in overrides.items():
-            raw.setdefault(section, {}).update(values)
-    target = directory
-    if scratch:
-        target = scratch_directory()
-        try:
-            write_atomic(target / secretstore.SECRET_FILE, read_private(directory / secretstore.SECRET_FILE), 0o600)
-        except FileNotFoundError:
-            pass
-    try:
-        result: ExportResult = export(raw, target, source=None, regenerate=regenerate, state_from=directory)
-    except BaseException:
-        if scratch:
-            remove_scratch(target)
-        raise
-    if not result.ok:
-        if scratch:
-            remove_scratch(target)
-        raise BadInput(f"{len(result.load.problems)} problem(s) in the answers; nothing applied:\n"
-                       + format_problems(result.load.problems))
-    settings = result.load.settings
-    secrets = secretstore.read_stored(target)
-    return Prepared(settings, target, Masker(secrets.values()), scratch,
-                    tuple(str(w) for w in result.load.warnings))
+def render_into(directory: Path, answers: Path | None, *, scratch: bool = False):
+    """The directory rendered from its answers (for the benchmark): see InstallSession.render."""
+    return InstallSession(directory, answers=answers).render(scratch=scratch)
 
 
 def _printer(stream=None, verbose: bool = False):
@@ -123,123 +44,114 @@ def _printer(stream=None, verbose: bool = False):
     return show
 
 
-def _context(prepared: Prepared, directory: Path, options: Options, *, dry_run: bool,
-             answers: Path | None) -> Context:
-    # A dry run changes nothing in DIR either: its log goes with the scratch copy.
-    runner = Runner(prepared.directory / LOG_FILE, prepared.masker, dry_run=dry_run,
-                    command_limit=time_limit(options.timeout))
-    if prepared.directory != directory:
-        # Show the real directory in commands, not the scratch copy a dry run renders into.
-        scratch, real = str(prepared.directory), str(directory)
-        runner.mask = _chain(runner.mask, lambda text: text.replace(scratch, real))
-    ctx = Context(prepared.settings, prepared.directory, runner, options)
-
-    def rerender(overrides: dict) -> Settings:
-        # export writes the changed answer into answers.yaml too, so the next run starts from it.
-        source = answers if prepared.directory == directory else prepared.directory / "answers.yaml"
-        return render_into(prepared.directory, source, overrides=overrides).settings
-
-    ctx.rerender = rerender
-    return ctx
-
-
-def _chain(first, second):
-    return lambda text: second(first(text))
-
-
-def _ctrl_c_cancels(ctx: Context):
+def _ctrl_c_cancels(run: Run):
     def stop() -> None:
         print("\nstopping: the running command is being stopped; the state is kept", file=sys.stderr)
-        ctx.cancel.set()
-        if "cluster" in ctx.__dict__:  # opened already: end its waits too
-            ctx.cluster.cancel()
-        threading.Thread(target=ctx.runner.cancel, daemon=True).start()  # it waits up to 5 s
+        threading.Thread(target=run.cancel, daemon=True).start()  # it waits up to 5 s
 
     return interrupts.cancelling(stop)
 
 
-def review(ctx: Context, stages: list[Stage], state) -> dict[str, str]:
+def _header(s, warnings) -> None:
     from .render import builder_for, builder_reason
 
-    s = ctx.settings
-    reasons = stale_stages(ctx, stages, state)
+    for warning in warnings:
+        print(f"warning: {warning}")
     runtime = s.cluster.runtime
     print(f"Image builder: {builder_for(runtime)}, because {builder_reason(runtime)} (preflight reads the "
           f"runtime from the nodes and corrects this if it differs). Registry: {s.registry.type}.")
     if not s.production:
         print("Profile local: plain HTTP on the public IP, no certificates. For trying things, not for production.")
+
+
+def _stage_lines(stages, verdict) -> None:
     print("Stages:")
     for stage in stages:
-        why = reasons.get(stage.name)
-        print(f"  {stage.name:<13} {'will run: ' + why if why else 'done; checks run again'}"
-              f"{'  (' + stage.describe + ')' if stage.describe else ''}")
-    return reasons
-
-
-# Refusals before anything was applied: exit 2, one message.
-REFUSED = (BadInput, AnswersError, LockHeld, StateFileError, secretstore.SecretFileError, SecretsMissing,
-           InstallDirError)
+        print(f"  {stage.name:<13} {verdict(stage.name)}{'  (' + stage.describe + ')' if stage.describe else ''}")
 
 
 def install(directory: Path, answers: Path | None, *, yes: bool, dry_run: bool, from_stage: str | None,
             only: str | None, options: Options, verbose: bool = False, bootstrap: bool = False,
             regenerate: bool = False) -> int:
+    session = InstallSession(directory, answers=answers, options=options, bootstrap=bootstrap,
+                             regenerate=regenerate, listener=_printer(verbose=verbose))
     try:
-        with InstallLock(directory) if not dry_run else _no_lock():
-            prepared = render_into(directory, answers, scratch=dry_run, regenerate=regenerate)
+        if dry_run:
+            return _dry_run(session, from_stage=from_stage, only=only)
+        with session.dir.lock():
+            run = session.open(dry_run=False)
             try:
-                return _apply(prepared, directory, answers, yes=yes, dry_run=dry_run, from_stage=from_stage,
-                              only=only, options=options, verbose=verbose, bootstrap=bootstrap)
+                return _apply(run, yes=yes, from_stage=from_stage, only=only, verbose=verbose)
             finally:
-                prepared.cleanup()
+                run.close()
     except REFUSED as err:
         print(f"install: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
-def _apply(prepared: Prepared, directory: Path, answers: Path | None, *, yes: bool, dry_run: bool,
-           from_stage: str | None, only: str | None, options: Options, verbose: bool, bootstrap: bool) -> int:
-    ctx = _context(prepared, directory, options, dry_run=dry_run, answers=answers)
+def _dry_run(session: InstallSession, *, from_stage: str | None, only: str | None) -> int:
+    preview: Preview = session.preview(from_stage=from_stage, only=only)
+    directory = session.directory
+    print()
+    _header(preview.settings, preview.warnings)
+    _stage_lines(preview.stages, preview.verdict)
+    print(f"\n{len(preview.commands)} command(s) would run; nothing was changed.")
+    for index, (stage, command) in enumerate(preview.commands):
+        print(f"  [{stage}] {command}")
+        for note in preview.notes.get(index, ()):
+            print(f"      ({note})")
+    if preview.refused is not None:
+        print(f"\npreflight refused: {preview.refused}\nA real run would stop there; the commands above are what "
+              f"it would run once that is fixed.", file=sys.stderr)
+        return EXIT_PREFLIGHT
+    failed = preview.result.failed()
+    if failed:
+        print(f"\na real run would fail at {', '.join(failed)} (see above); nothing was changed.", file=sys.stderr)
+        return EXIT_FAILED
+    if not preview.commands:
+        print(f"Nothing to do: every stage is done and its checks pass. `wizard verify --dir {directory}` "
+              "checks again at any time.")
+    else:
+        print(f"Next: `wizard install --dir {directory}` runs them.")
+    return EXIT_OK
+
+
+def _apply(run: Run, *, yes: bool, from_stage: str | None, only: str | None, verbose: bool) -> int:
+    directory = run.session.directory
     # The log first: a log that cannot be written (a link, no permission) refuses before anything runs.
-    ctx.runner.log("install", f"binderhub-wizard {__version__}: {'dry run' if dry_run else 'install'} of {directory}")
-    stages = plan(prepared.settings, bootstrap=bootstrap)
-    names = [s.name for s in stages]
+    run.ctx.runner.log("install", f"binderhub-wizard {__version__}: install of {directory}")
+    names = run.stage_names()
     for wanted in (from_stage, only):
         if wanted and wanted not in names:
             raise BadInput(f"no stage {wanted!r} in this plan; stages: {', '.join(names)}")
-    state = load_state(directory)
-    for warning in prepared.warnings:
-        print(f"warning: {warning}")
-    review(ctx, stages, state)
-    if not dry_run and not yes:
+    _header(run.settings, run.rendered.warnings)
+    _stage_lines(run.stages, lambda name: "will run: " + run.reasons[name] if name in run.reasons
+                 else "done; checks run again")
+    if not yes:
         if not sys.stdin.isatty():
             raise BadInput("not on a terminal: pass --yes to apply, or --dry-run to see the commands")
         if input("Apply? [y/N] ").strip().lower() not in ("y", "yes"):
             print("nothing applied")
             return EXIT_OK
-    engine = Engine(ctx, stages, state, _printer(verbose=verbose))
     started = time.monotonic()
-    with _ctrl_c_cancels(ctx):
-        ok = engine.run(from_stage=from_stage, only=only)
-    if dry_run:
-        print(f"\n{len(ctx.runner.planned)} command(s) would run; nothing was changed.")
-        for stage, command in ctx.runner.planned:
-            print(f"  [{stage}] {command}")
-        return EXIT_OK
-    if verbose and "cluster" in ctx.__dict__:
-        counts = ctx.cluster.requests_by_stage
+    with _ctrl_c_cancels(run):
+        result = run.execute(from_stage=from_stage, only=only)
+    if verbose and "cluster" in run.ctx.__dict__:
+        counts = run.ctx.cluster.requests_by_stage
         print("API requests by the checks: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
-    if ok:
+    if result.ok:
         from .render.values import urls
 
-        address = urls(ctx.settings)
+        address = urls(run.settings)
         print(f"\ndone in {time.monotonic() - started:.0f} s: BinderHub {address['binder']}, "
-              f"JupyterHub {address['hub']}. Log: {directory / LOG_FILE}")
+              f"JupyterHub {address['hub']}. Log: {directory / LOG_FILE}\n"
+              f"Next: open {address['binder']}; `wizard verify --dir {directory}` checks the install again at any time.")
         return EXIT_OK
-    if "refused" in ctx.facts:
-        print(f"\npreflight refused: {ctx.facts['refused']}", file=sys.stderr)
+    if result.refused is not None:
+        print(f"\npreflight refused: {result.refused}\nNext: fix that, then run the same command again.",
+              file=sys.stderr)
         return EXIT_PREFLIGHT
-    if ctx.cancel.is_set():
+    if result.cancelled:
         print(f"\ninterrupted; run `wizard install --dir {directory}` to continue", file=sys.stderr)
         return EXIT_FAILED
     print(f"\na stage failed; see above and {directory / LOG_FILE}. Run the same command again to "
@@ -247,59 +159,34 @@ def _apply(prepared: Prepared, directory: Path, answers: Path | None, *, yes: bo
     return EXIT_FAILED
 
 
-@contextmanager
-def _no_lock():
-    yield
-
-
 def status(directory: Path) -> int:
     try:
-        state = load_state(directory)
-        prepared = render_into(directory, None, scratch=True)
+        report: Status = InstallSession(directory).status()
     except REFUSED as err:
         print(f"status: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        _status_table(prepared, state)
-    finally:
-        prepared.cleanup()
-    return EXIT_OK
-
-
-def _status_table(prepared: Prepared, state) -> None:
-    ctx = Context(prepared.settings, prepared.directory, Runner(prepared.directory / LOG_FILE, dry_run=True))
-    stages = plan(prepared.settings)
+    if report.problem:
+        print(f"status: {report.problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     print(f"{'stage':<13} {'status':<12} {'started':<20} {'took':>6}  note")
-    for stage in stages:
-        record = state.stages.get(stage.name)
-        shown = record.status if record else "pending"
-        if record and record.status == "done" and record.fingerprint != fingerprint(ctx, stage):
-            shown = "stale"
-        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started)) if record and record.started else ""
-        took = f"{record.finished - record.started:.0f}s" if record and record.started and record.finished else ""
-        note = (record.error or "").splitlines()[0] if record and record.error else ""
-        if shown == "stale":
-            note = "an answer it depends on changed"
-        print(f"{stage.name:<13} {shown:<12} {started:<20} {took:>6}  {note}")
+    for row in report.stages:
+        print(f"{row.name:<13} {row.status:<12} {started_at(row):<20} {took(row):>6}  {row.note}")
+    return EXIT_OK
 
 
 def verify(directory: Path, options: Options) -> int:
     try:
-        state = load_state(directory)
-        prepared = render_into(directory, None, scratch=True)
+        result = InstallSession(directory, options=options, listener=_printer()).verify()
     except REFUSED as err:
         print(f"verify: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        ctx = _context(prepared, directory, options, dry_run=True, answers=None)
-        ctx.rerender = None
-        engine = Engine(ctx, plan(prepared.settings), state, _printer())
-        results = engine.verify_all()
-    finally:
-        prepared.cleanup()
-    failed = [name for name, problem in results.items() if problem]
-    print(f"\n{len(results) - len(failed)} of {len(results)} stages pass their checks")
-    return EXIT_FAILED if failed else EXIT_OK
+    unchecked = [name for name in result.selected if result.outcomes.get(name) is Outcome.PENDING]
+    failed = result.failed()
+    passed = len(result.selected) - len(failed) - len(unchecked)
+    print(f"\n{passed} of {len(result.selected)} stages pass their checks")
+    if unchecked:
+        print(f"not checked: {', '.join(unchecked)} (the cluster's API does not answer)")
+    return EXIT_FAILED if failed or unchecked else EXIT_OK
 
 
 def print_join_command(directory: Path) -> int:

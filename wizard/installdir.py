@@ -9,6 +9,7 @@ written all or nothing: every new content is staged first, and only then renamed
 
 from __future__ import annotations
 
+import atexit
 import errno
 import os
 import tempfile
@@ -16,6 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+# Every file of the install directory the wizard itself reads or writes (the rendered files are
+# named by the render and the plan's stages).
+ANSWERS_FILE = "answers.yaml"   # the answers, no secrets
+SECRET_FILE = "secret.yaml"     # every secret, 0600
+STATE_FILE = "state.json"       # each stage's status and fingerprint
+LOG_FILE = "install.log"        # every command and its output, secrets masked
+LOCK_FILE = ".install.lock"     # held by the one install or export at work in the directory
 
 _CAUSES = {
     errno.EROFS: "the file system is read-only",
@@ -196,3 +205,31 @@ def _remove_empty(directory: Path) -> None:
         directory.rmdir()
     except OSError:
         pass
+
+
+# --- the install directory as one object -----------------------------------------------------------
+
+_scratch: set[Path] = set()  # scratch copies (they hold secret.yaml) not yet removed
+
+
+def scratch_directory() -> Path:
+    """A private scratch directory, removed by `remove_scratch` or, at the latest, when the process
+    ends, even by SIGTERM (the CLI turns it into an exit): it may hold a copy of secret.yaml."""
+    path = Path(tempfile.mkdtemp(prefix="binderhub-wizard-"))
+    _scratch.add(path)
+    return path
+
+
+def remove_scratch(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+    _scratch.discard(path)
+
+
+def remove_all_scratch() -> None:
+    for path in list(_scratch):
+        remove_scratch(path)
+
+
+atexit.register(remove_all_scratch)

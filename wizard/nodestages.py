@@ -11,7 +11,7 @@ import os
 
 from . import bootstrap, host
 from .context import CheckFailed, Context, PreflightRefused
-from .stages import Stage
+from .stage import Stage
 
 
 def _facts(ctx: Context) -> host.HostFacts:
@@ -25,12 +25,12 @@ def _nothing(ctx: Context) -> None:
 
 
 def host_preflight(ctx: Context) -> None:
-    skip = [name for name in ctx.options.skip_checks if name in host.CHECKS]
+    skip = [name for name in ctx.options.skip_checks if name in host.CHECKS or name == "all"]
     for result in host.run_host_checks(_facts(ctx), skip=skip):
-        if result.level == "error":
-            raise PreflightRefused(f"host-{result.name}", result.message, result.next_step)
-        if result.level == "warning":
-            ctx.notify("host", f"warning: {result.message}" + (f" ({result.next_step})" if result.next_step else ""))
+        if result.blocking:
+            raise PreflightRefused(f"host-{result.name}", result.problem, result.next_step)
+        if result.level == host.WARNING:
+            ctx.notify("host", f"warning: {result.problem}" + (f" ({result.next_step})" if result.next_step else ""))
 
 
 def _sudo() -> list[str]:
@@ -65,7 +65,8 @@ def _verify(name: str):
 def node_stages(ctx_settings) -> list[Stage]:
     steps = bootstrap.node_steps(ctx_settings.network.public_ip)
     stages = [Stage("host", (), (), _nothing, host_preflight,
-                    describe="host preflight: root, OS, swap, cgroup v2, ports, kernel, CPU, memory, disk, containerd")]
+                    describe="host preflight: root, OS, swap, cgroup v2, ports, kernel, CPU, memory, disk, containerd",
+                    checks_only=True)]
     for step in steps:
         stages.append(Stage(f"node-{step.name}", (stages[-1].name,), (), _apply(step.name), _verify(step.name),
                             describe=step.title))

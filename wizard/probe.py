@@ -30,6 +30,11 @@ class ProbeError(Exception):
         self.next_step = next_step
         self.staging = staging
 
+    def finding(self, name: str):
+        from .finding import ERROR, Finding
+
+        return Finding(name, ERROR, self.problem, self.next_step)
+
 
 class _Connection(http.client.HTTPSConnection):
     def __init__(self, host: str, port: int, address: tuple[str, int], **kwargs):

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import redact
-from .installdir import open_private
+from .installdir import LOG_FILE, open_private  # noqa: F401 - LOG_FILE: named in installdir
 
 MASK = redact.MASK
-LOG_FILE = "install.log"
 
 
 @dataclass(frozen=True)

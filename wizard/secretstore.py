@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Callable
 
 from . import redact, yamlio
-from .installdir import read_private
+from .installdir import SECRET_FILE, read_private  # noqa: F401 - SECRET_FILE: named in installdir
 
-SECRET_FILE = "secret.yaml"
 
 # answer path (or generated.NAME) -> path inside the BinderHub chart values
 LOCATIONS: dict[str, tuple[str, ...]] = {

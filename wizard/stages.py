@@ -8,28 +8,20 @@ binderhub -> endpoints. Profile local has no cert-manager and no issuer; registr
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 from . import checks
 from .charts import CHARTS, chart_ref
 from .context import CheckFailed, Context
+from .installdir import SECRET_FILE
 from .render import expose
 from .render.infra import DEFAULT_CLASS_ANNOTATION, STORAGE_CHART, STORAGE_VALUES_FILE
 from .render.userpods import CONFIGMAPS
 from .settings import Settings
+from .stage import CLUSTER_STAGES, Stage
 
-
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    needs: tuple[str, ...]
-    inputs: tuple[str, ...]                      # rendered files whose content feeds the fingerprint
-    apply: Callable[[Context], None]
-    verify: Callable[[Context], None]
-    applies: Callable[[Settings], bool] = lambda s: True
-    describe: str = ""
+__all__ = ["Stage", "CLUSTER_STAGES", "plan"]
 
 
 def _recover_interrupted_release(ctx: Context, stage: str, release: str, namespace: str) -> None:
@@ -131,7 +123,7 @@ def apply_namespace(ctx: Context) -> None:
 
 def apply_binderhub(ctx: Context) -> None:
     s = ctx.settings
-    _helm_install(ctx, "binderhub", "binderhub", s.cluster.release, s.cluster.namespace, ["config.yaml", "secret.yaml"])
+    _helm_install(ctx, "binderhub", "binderhub", s.cluster.release, s.cluster.namespace, ["config.yaml", SECRET_FILE])
 
 
 def verify_endpoints(ctx: Context) -> None:
@@ -150,7 +142,7 @@ def verify_endpoints(ctx: Context) -> None:
             probe.expect_sign_in_chain(prober, address["binder"], address["hub"], s.auth.client_id,
                                        keycloak_endpoints(s)["authorize_url"], f"{address['hub']}hub/oauth_callback")
     except probe.ProbeError as err:
-        raise CheckFailed("endpoints", err.problem, err.next_step) from None
+        raise CheckFailed.of(err.finding("endpoints")) from None
 
 
 def _nothing(ctx: Context) -> None:
@@ -165,41 +157,58 @@ def _ingress_inputs(s: Settings) -> tuple[str, ...]:
     return (f"{s.ingress.controller}-values.yaml", *((expose.METALLB_FILE,) if s.network.expose == "metallb" else ()))
 
 
+# What the namespace-wide stages use without a file of their own (a change re-runs them).
+_PLACEMENT = ("storage.storage_class", "network.public_ip", "cluster.namespace", "cluster.release", "cluster.context")
+
+
 def plan(settings: Settings, bootstrap: bool = False) -> list[Stage]:
-    """The stages for these settings; with `bootstrap`, the bare-machine stages come first."""
+    """The stages for these settings, in the order of CLUSTER_STAGES; with `bootstrap`, the
+    bare-machine stages come first."""
     s = settings
     production = s.production
-    storage_inputs = (STORAGE_VALUES_FILE,) if s.storage.provisioner == "openebs" else ()
-    stages = [
+    openebs = s.storage.provisioner == "openebs"
+    stages = {
         # Read-only: it "applies" nothing and checks every time, so a resume re-checks the cluster.
-        Stage("preflight", (), (), _nothing, checks.preflight, describe="tools, API, permissions, nodes, DNS"),
-        Stage("storage", ("preflight",), storage_inputs, apply_storage, checks.storage,
-              describe=f"{s.storage.provisioner}: {s.storage.storage_class} the only default StorageClass"),
-        Stage("ingress", ("preflight",), _ingress_inputs(s), apply_ingress, checks.ingress,
-              describe=f"{s.ingress.controller} on {s.network.public_ip} ({s.network.expose})"),
-        Stage("cert-manager", ("preflight",), ("cert-manager-values.yaml",), apply_cert_manager,
-              checks.cert_manager_api, _production, describe="cert-manager and its webhook"),
-        Stage("issuer", ("cert-manager", "ingress"), ("binderhub-issuer.yaml",), apply_issuer, checks.issuer,
-              _production, describe="Let's Encrypt ClusterIssuer Ready"),
+        "preflight": Stage("preflight", (), (), _nothing, checks.preflight, describe="tools, API, permissions, nodes, DNS",
+                           checks_only=True),
+        "storage": Stage("storage", ("preflight",), (STORAGE_VALUES_FILE,) if openebs else (), apply_storage,
+                         checks.storage, describe=f"{s.storage.provisioner}: {s.storage.storage_class} the only "
+                                                  "default StorageClass",
+                         chart=STORAGE_CHART if openebs else None, answers=_PLACEMENT),
+        "ingress": Stage("ingress", ("preflight",), _ingress_inputs(s), apply_ingress, checks.ingress,
+                         describe=f"{s.ingress.controller} on {s.network.public_ip} ({s.network.expose})",
+                         chart=s.ingress.controller, answers=_PLACEMENT),
+        "cert-manager": Stage("cert-manager", ("preflight",), ("cert-manager-values.yaml",), apply_cert_manager,
+                              checks.cert_manager_api, _production, describe="cert-manager and its webhook",
+                              chart="cert-manager"),
+        "issuer": Stage("issuer", ("cert-manager", "ingress"), ("binderhub-issuer.yaml",), apply_issuer, checks.issuer,
+                        _production, describe="Let's Encrypt ClusterIssuer Ready"),
         # An external registry is only checked; the in-cluster one is deployed, then checked.
-        Stage("registry", ("storage", "ingress", *(("issuer",) if production else ())),
-              ("registry.yaml",) if s.registry.type == "in-cluster" else (), apply_registry, checks.registry,
-              lambda st: st.registry.type != "none", describe=f"{s.registry.type} registry answers with our credentials"),
-        Stage("namespace", ("preflight",), tuple(f for _n, f, _m, _k in CONFIGMAPS), apply_namespace,
-              checks.namespace, describe=f"namespace {s.cluster.namespace} and its ConfigMaps"),
-        Stage("binderhub", ("storage", "ingress", "namespace", *(("issuer",) if production else ()),
-                            *(("registry",) if s.registry.type != "none" else ())),
-              ("config.yaml", "secret.yaml"), apply_binderhub, checks.binderhub,
-              describe=f"release {s.cluster.release}: hub, proxy, binder"),
-        Stage("endpoints", ("binderhub",), (), _nothing, verify_endpoints,
-              describe="certificates, HTTPS health, sign-in chain"),
-    ]
-    stages = [stage for stage in stages if stage.applies(s)]
+        "registry": Stage("registry", ("storage", "ingress", *(("issuer",) if production else ())),
+                          ("registry.yaml",) if s.registry.type == "in-cluster" else (), apply_registry,
+                          checks.registry, lambda st: st.registry.type != "none",
+                          describe=f"{s.registry.type} registry answers with our credentials",
+                          checks_only=s.registry.type != "in-cluster",
+                          skippable="an external registry is only checked, not changed"
+                          if s.registry.type == "external" else None,
+                          answers=("registry.url", "registry.username"), secrets=("registry.password",)),
+        "namespace": Stage("namespace", ("preflight",), tuple(f for _n, f, _m, _k in CONFIGMAPS), apply_namespace,
+                           checks.namespace, describe=f"namespace {s.cluster.namespace} and its ConfigMaps",
+                           answers=_PLACEMENT),
+        "binderhub": Stage("binderhub", ("storage", "ingress", "namespace", *(("issuer",) if production else ()),
+                                         *(("registry",) if s.registry.type != "none" else ())),
+                           ("config.yaml", SECRET_FILE), apply_binderhub, checks.binderhub,
+                           describe=f"release {s.cluster.release}: hub, proxy, binder", chart="binderhub",
+                           answers=_PLACEMENT),
+        "endpoints": Stage("endpoints", ("binderhub",), (), _nothing, verify_endpoints,
+                           describe="certificates, HTTPS health, sign-in chain", checks_only=True,
+                           skippable="it only checks the public URLs (DNS or certificates may need more time)"),
+    }
+    planned = [stages[name] for name in CLUSTER_STAGES if stages[name].applies(s)]
     if bootstrap:
         from .nodestages import node_stages
 
         node = node_stages(s)
-        stages[0] = replace(stages[0], needs=(node[-1].name,))  # preflight waits for the node
-        stages = node + stages
-    return stages
-
+        planned[0] = replace(planned[0], needs=(node[-1].name,))  # preflight waits for the node
+        planned = node + planned
+    return planned

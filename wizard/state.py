@@ -17,10 +17,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .installdir import ensure_directory, open_private, read_private, write_atomic
+from .installdir import LOCK_FILE, STATE_FILE, ensure_directory, open_private, read_private, write_atomic  # noqa: F401
 
-STATE_FILE = "state.json"
-LOCK_FILE = ".install.lock"
 STATUSES = ("pending", "running", "done", "failed", "interrupted", "skipped")
 STATE_VERSION = 1  # the newest state.json this wizard reads and writes
 

@@ -7,7 +7,7 @@ data; shell and Markdown quote every answer they carry.
 from __future__ import annotations
 
 from ..charts import CHARTS
-from ..installdir import RenderedFile
+from ..installdir import ANSWERS_FILE, RenderedFile  # noqa: F401 - ANSWERS_FILE: named in installdir
 from ..secretstore import SECRET_FILE, values as secret_values
 from ..settings import Settings
 from ..yamlio import dumps, dumps_all
@@ -15,7 +15,6 @@ from . import expose, infra, registry, userpods
 from .script import install_script, directory_readme
 from .values import binderhub_values, image_pull_secret
 
-ANSWERS_FILE = "answers.yaml"
 CONFIG_FILE = "config.yaml"
 ISSUER_FILE = "binderhub-issuer.yaml"
 CERT_MANAGER_FILE = "cert-manager-values.yaml"
