@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from wizard import validate as v
-from wizard.settings import FIELDS, FIELDS_BY_PATH, REQUIRED, FieldError, _get, _set
+from wizard.settings import FIELDS, FIELDS_BY_PATH, REQUIRED, FieldError, value_at, set_value_at
 
 from wizard.installdir import ANSWERS_FILE as ANSWERS, SECRET_FILE  # the one place that names them
 
@@ -94,8 +94,8 @@ class Answers:
         for spec in FIELDS:
             if spec.secret:
                 continue
-            given = _get(raw or {}, spec.path, _MISSING)
-            _set(self.raw, spec.path, given if given is not _MISSING else default_of(spec.path, self.raw))
+            given = value_at(raw or {}, spec.path, _MISSING)
+            set_value_at(self.raw, spec.path, given if given is not _MISSING else default_of(spec.path, self.raw))
         for section in ("versions", "charts"):
             if raw and isinstance(raw.get(section), dict) and raw[section]:
                 self.raw[section] = dict(raw[section])
@@ -125,20 +125,20 @@ class Answers:
     def get(self, path: str) -> Any:
         if FIELDS_BY_PATH[path].secret:
             return self.secrets.get(path, "")
-        return _get(self.raw, path)
+        return value_at(self.raw, path)
 
     def set(self, path: str, value: Any) -> None:
         if FIELDS_BY_PATH[path].secret:
             self.secrets[path] = value
         else:
-            _set(self.raw, path, value)
+            set_value_at(self.raw, path, value)
 
     def combined(self) -> dict:
         """The answers that apply, secrets in: what export takes."""
         merged = self._without(lambda path: not self.applies(path))
         for path, value in self.secrets.items():
             if value and self.applies(path):
-                _set(merged, path, value)
+                set_value_at(merged, path, value)
         return merged
 
     def public(self) -> dict:
@@ -153,9 +153,9 @@ class Answers:
         for spec in FIELDS:
             if spec.secret or drop(spec.path):
                 continue
-            value = _get(self.raw, spec.path, _MISSING)
+            value = value_at(self.raw, spec.path, _MISSING)
             if value is not _MISSING:
-                _set(out, spec.path, copy.deepcopy(value))
+                set_value_at(out, spec.path, copy.deepcopy(value))
         for section in ("versions", "charts"):
             if self.raw.get(section):
                 out[section] = dict(self.raw[section])

@@ -10,7 +10,7 @@ import sys
 import yaml
 
 from tests.conftest import REPO
-from wizard.settings import FIELDS, FIELDS_BY_PATH, SECRET_PATHS, _get
+from wizard.settings import FIELDS, FIELDS_BY_PATH, SECRET_PATHS, value_at
 
 EXAMPLE = REPO / "examples" / "answers.yaml"
 _MISSING = object()
@@ -37,7 +37,7 @@ def test_the_readme_first_command_writes_the_files_without_a_warning(tmp_path):
 
 def test_the_example_holds_no_secret_and_uses_the_default_controller():
     raw = yaml.safe_load(EXAMPLE.read_text())
-    given = [path for path in SECRET_PATHS if _get(raw, path, _MISSING) is not _MISSING]
+    given = [path for path in SECRET_PATHS if value_at(raw, path, _MISSING) is not _MISSING]
     assert given == [], f"examples/answers.yaml holds secrets: {given}"
     assert raw["ingress"]["controller"] == FIELDS_BY_PATH["ingress.controller"].default
     # Every key in it is one the wizard knows (a typo would be a warning, tested above; this names it).

@@ -24,7 +24,7 @@ from tests.rendering import documents_of, render, yaml_of
 from tests.test_chart_value_keys import chart_values_of, unread
 from tests.variants import variant
 from wizard.render import expose
-from wizard.settings import FIELDS, _get, load_answers
+from wizard.settings import FIELDS, value_at, load_answers
 
 MODES = ("load-balancer", "external-ips", "metallb")
 CONTROLLERS = ("traefik", "ingress-nginx")
@@ -108,7 +108,7 @@ def _review_commands(raw: dict, directory: Path) -> list[str]:
     from screens.session import Answers, review_data
     from wizard.stages import plan
 
-    secrets = {spec.path: _get(raw, spec.path) for spec in FIELDS if spec.secret and _get(raw, spec.path)}
+    secrets = {spec.path: value_at(raw, spec.path) for spec in FIELDS if spec.secret and value_at(raw, spec.path)}
     data = review_data(Answers(directory, copy.deepcopy(raw), secrets), plan)
     assert data.problems == []
     return [c.split("] ", 1)[1] for c in data.commands if c.startswith("[ingress]")]

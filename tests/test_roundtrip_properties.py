@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings as hsettings, strateg
 from tests.helm_readback import binderhub_renders, go_read, registry_credentials
 from tests.variants import BASE
 from wizard.export import export
-from wizard.settings import _set, load_answers
+from wizard.settings import set_value_at, load_answers
 
 TRICKY = ["a: b", "# not a comment", "{{ .Values.secret }}", "!!python/object/apply:os.system ['id']",
           "'single' \"double\"", "line\nbreak", "ünïcødé ☃ 日本", "- item", "&anchor", "*alias", "yes", "null",
@@ -133,7 +133,7 @@ def test_any_value_for_any_field_never_crashes(value):
     checked = 0
     for spec in FIELDS:
         raw = copy.deepcopy(BASE)
-        _set(raw, spec.path, value)
+        set_value_at(raw, spec.path, value)
         result = load_answers(raw)
         messages = [str(problem) for problem in result.problems + result.warnings]
         try:

@@ -42,7 +42,7 @@ URL_PASSWORDS = {
 }
 
 
-def _set(raw: dict, path: str, value) -> None:
+def set_value_at(raw: dict, path: str, value) -> None:
     section, key = path.split(".")
     raw.setdefault(section, {})[key] = value
 
@@ -58,7 +58,7 @@ def test_a_refused_url_never_shows_its_password(path, newline, tmp_path, capsys)
         raw["hub"] = {"database": {"type": "postgres", "password": "db-pass"}}
         raw["hub"]["database"]["url"] = template.format(password)
     else:
-        _set(raw, path, template.format(password))
+        set_value_at(raw, path, template.format(password))
     loaded = load_answers(raw)
     problems = [str(p) for p in loaded.problems]
     assert any(p.startswith(path) for p in problems), problems

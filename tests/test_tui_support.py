@@ -82,10 +82,10 @@ def example_raw() -> dict:
 def prefilled(directory: Path):
     """Answers as if typed: the example answers, secrets kept apart as the UI keeps them."""
     from screens.session import Answers
-    from wizard.settings import SECRET_PATHS, _get
+    from wizard.settings import SECRET_PATHS, value_at
 
     raw = example_raw()
-    secrets = {path: _get(raw, path) for path in SECRET_PATHS if _get(raw, path)}
+    secrets = {path: value_at(raw, path) for path in SECRET_PATHS if value_at(raw, path)}
     return Answers(directory, raw, secrets)
 
 

@@ -82,7 +82,7 @@ PROPERTY_BASE = merge(copy.deepcopy(BASE), {
 })
 
 
-def _set(raw: dict, path: str, value) -> None:
+def set_value_at(raw: dict, path: str, value) -> None:
     node = raw
     *parents, last = path.split(".")
     for part in parents:
@@ -106,15 +106,15 @@ def _accepts(path: str, value, answers: dict) -> bool:
 def special_answers(draw) -> tuple[dict, list[str]]:
     raw = copy.deepcopy(PROPERTY_BASE)
     if draw(st.booleans()):
-        _set(raw, "registry", {"type": "in-cluster"})
+        set_value_at(raw, "registry", {"type": "in-cluster"})
     pool = FIXED + draw(st.lists(special, min_size=10, max_size=10))
     for path in TEXT_FIELDS:
         accepted = [text for text in pool if _accepts(path, text, raw)]
         assert accepted, f"no special string fits {path}: it would not be exercised"
-        _set(raw, path, draw(st.sampled_from(accepted)))
+        set_value_at(raw, path, draw(st.sampled_from(accepted)))
     for path in LIST_FIELDS:
         fitting = [text for text in pool if _accepts(path, [text], raw)]
-        _set(raw, path, draw(st.lists(st.sampled_from(fitting), min_size=1, max_size=8)))
+        set_value_at(raw, path, draw(st.lists(st.sampled_from(fitting), min_size=1, max_size=8)))
     versions = [text for text in pool if _fits(chart_version, text)]
     raw["versions"] = {"binderhub": draw(st.sampled_from(versions))}
     return raw, draw(st.permutations(TOKENS))
@@ -135,7 +135,7 @@ def _accepted(raw: dict):
                 base = PROPERTY_BASE
                 for part in path.split("."):
                     base = base.get(part) if isinstance(base, dict) else None
-                _set(raw, path, copy.deepcopy(base))
+                set_value_at(raw, path, copy.deepcopy(base))
     raise AssertionError([str(p) for p in loaded.problems])
 
 
@@ -278,7 +278,7 @@ def test_text_the_hub_would_read_as_another_type_is_refused_naming_the_field():
     for text in HUB_MISREADS:
         for path, value in (("auth.client_id", text), ("auth.admin_users", [text]), ("auth.client_secret", text)):
             raw = copy.deepcopy(BASE)
-            _set(raw, path, value)
+            set_value_at(raw, path, value)
             problems = [str(p) for p in load_answers(raw).problems]
             assert len(problems) == 1 and problems[0].startswith(path) and "YAML" in problems[0], problems
             if path == "auth.client_secret":

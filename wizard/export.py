@@ -31,8 +31,10 @@ class SecretsMissing(Exception):
 
     def __init__(self, path: Path, missing: list[str]):
         effects = "; ".join(f"{key}: {secretstore.ROTATION_EFFECTS.get(key, 'a new value')}" for key in missing)
+        # A whole command, not a bare option: status and verify meet this too and take no such option.
         super().__init__(f"{path} lacks secrets this directory generated before: {', '.join(missing)}. Restore "
-                         f"it from a backup, or run again with --regenerate-secrets to make new ones ({effects})")
+                         f"it from a backup, or make new ones with `wizard export --regenerate-secrets --dir "
+                         f"{path.parent}` ({effects})")
         self.missing = missing
 
 

@@ -14,7 +14,7 @@ import copy
 from typing import Any
 
 from . import validate as v
-from .settings import FIELDS, REQUIRED, Field, _get, _set, problems
+from .settings import FIELDS, REQUIRED, Field, value_at, set_value_at, problems
 
 def _default(spec: Field, answers: dict) -> Any:
     default = spec.default(answers) if callable(spec.default) else spec.default
@@ -43,7 +43,7 @@ def _validator(spec: Field, answers: dict, kept: Any = None):
             except v.Invalid as err:
                 return str(err)
         candidate = copy.deepcopy(answers)
-        _set(candidate, spec.path, value)
+        set_value_at(candidate, spec.path, value)
         found = problems(candidate, (spec.path,), later=later)
         return f"{spec.path}: {found[spec.path]}" if spec.path in found else True
     return check
@@ -86,7 +86,7 @@ def _walk(questionary: Any, before: dict, found: dict[str, str], io: dict) -> di
             continue
         if not spec.applies(answers):
             continue
-        kept = _get(before, spec.path)
+        kept = value_at(before, spec.path)
         reply = _question(questionary, spec, answers, io, kept, found.get(spec.path)).ask()
         if reply is None:
             return None
@@ -96,9 +96,9 @@ def _walk(questionary: Any, before: dict, found: dict[str, str], io: dict) -> di
                 return None
         if reply == "":
             if kept is not None:
-                _set(answers, spec.path, kept)
+                set_value_at(answers, spec.path, kept)
             continue  # else the default applies
-        _set(answers, spec.path, reply if spec.kind in ("bool", "choice") else spec.parse(reply))
+        set_value_at(answers, spec.path, reply if spec.kind in ("bool", "choice") else spec.parse(reply))
     return answers
 
 

@@ -206,8 +206,9 @@ class InstallSession:
             return self.raw
         source = self.answers or self.dir.answers
         if not source.exists():
-            raise BadInput(f"no answers: {source} does not exist. Pass --answers FILE, or run "
-                           f"`wizard export` first")
+            # Named as a whole command: status and verify take no --answers of their own.
+            raise BadInput(f"no answers: {source} does not exist. Write them with "
+                           f"`wizard export --answers FILE --dir {self.dir.path}` first")
         return read_answers_file(source, follow_links=self.answers is not None)
 
     def render(self, *, scratch: bool, overrides: dict | None = None) -> Rendered:

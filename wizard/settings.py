@@ -137,7 +137,8 @@ class Field:
             raise FieldError(self.path, err.why, err.allowed) from None
 
 
-def _get(answers: dict, path: str, default: Any = None) -> Any:
+def value_at(answers: dict, path: str, default: Any = None) -> Any:
+    """The answer at a dotted path ("hub.cull.timeout"), or `default` where the path is missing."""
     node: Any = answers
     for part in path.split("."):
         if not isinstance(node, dict) or part not in node:
@@ -146,7 +147,8 @@ def _get(answers: dict, path: str, default: Any = None) -> Any:
     return node
 
 
-def _set(answers: dict, path: str, value: Any) -> None:
+def set_value_at(answers: dict, path: str, value: Any) -> None:
+    """Set the answer at a dotted path, making the sections on the way."""
     parts = path.split(".")
     node = answers
     for part in parts[:-1]:
@@ -155,11 +157,11 @@ def _set(answers: dict, path: str, value: Any) -> None:
 
 
 def _production(a: dict) -> bool:
-    return _get(a, "profile") == "production"
+    return value_at(a, "profile") == "production"
 
 
 def _is(path: str, *values: Any) -> Callable[[dict], bool]:
-    return lambda a: _get(a, path) in values
+    return lambda a: value_at(a, path) in values
 
 
 def _both(*conditions: Callable[[dict], bool]) -> Callable[[dict], bool]:
@@ -169,7 +171,7 @@ def _both(*conditions: Callable[[dict], bool]) -> Callable[[dict], bool]:
 def _https_url(path_of_flag: str, what: str = "", validator: Callable[..., v.Checked] | None = None):
     """A URL check whose allow_http comes from another answer (the field before it)."""
     def check(value: Any, answers: dict | None = None) -> v.Checked:
-        allow_http = bool(_get(answers or {}, path_of_flag, False))
+        allow_http = bool(value_at(answers or {}, path_of_flag, False))
         if validator is not None:
             return validator(value, allow_http=allow_http)
         return v.url(value, allow_http=allow_http, what=what)
@@ -178,7 +180,7 @@ def _https_url(path_of_flag: str, what: str = "", validator: Callable[..., v.Che
 
 
 def _host_default(prefix: str):
-    return lambda a: f"{prefix}.{a['network']['domain']}" if _get(a, "network.domain") else ""
+    return lambda a: f"{prefix}.{a['network']['domain']}" if value_at(a, "network.domain") else ""
 
 
 def url_host(url: str) -> str:
@@ -187,15 +189,15 @@ def url_host(url: str) -> str:
 
 
 def _registry_url_default(a: dict) -> str:
-    if _get(a, "registry.type") == "in-cluster" and _get(a, "network.domain"):
-        return f"https://{_get(a, 'registry.host')}"
-    return REQUIRED if _get(a, "registry.type") == "external" else ""
+    if value_at(a, "registry.type") == "in-cluster" and value_at(a, "network.domain"):
+        return f"https://{value_at(a, 'registry.host')}"
+    return REQUIRED if value_at(a, "registry.type") == "external" else ""
 
 
 def _image_prefix_default(a: dict) -> Any:
-    kind = _get(a, "registry.type")
-    if kind == "in-cluster" and _get(a, "registry.host"):
-        return f"{_get(a, 'registry.host')}/binder/r2d-"
+    kind = value_at(a, "registry.type")
+    if kind == "in-cluster" and value_at(a, "registry.host"):
+        return f"{value_at(a, 'registry.host')}/binder/r2d-"
     if kind == "none":
         return "local/r2d-"
     return REQUIRED
@@ -236,7 +238,7 @@ FIELDS: tuple[Field, ...] = (
     Field("storage.provisioner", v.one_of("openebs", "existing"), "openebs",
           "openebs: install OpenEBS Local PV hostpath; existing: use a StorageClass the cluster has", kind="choice"),
     Field("storage.storage_class", v.k8s_subdomain,
-          lambda a: "openebs-hostpath" if _get(a, "storage.provisioner") == "openebs" else REQUIRED,
+          lambda a: "openebs-hostpath" if value_at(a, "storage.provisioner") == "openebs" else REQUIRED,
           "StorageClass for the hub database and user storage (made the only default)"),
     Field("registry.type", v.one_of("external", "in-cluster", "none"), "external",
           "where built images go: an external registry, one deployed in the cluster, or none "
@@ -251,7 +253,7 @@ FIELDS: tuple[Field, ...] = (
     Field("registry.url", _https_url("registry.allow_http", "registry URL"), _registry_url_default,
           "registry URL, e.g. https://registry.example.org", applies=_is("registry.type", "external")),
     Field("registry.username", lambda x: v.line(x, what="a registry user name"),
-          lambda a: "binder" if _get(a, "registry.type") == "in-cluster" else REQUIRED,
+          lambda a: "binder" if value_at(a, "registry.type") == "in-cluster" else REQUIRED,
           "registry user (a robot account)", applies=_is("registry.type", "external", "in-cluster")),
     Field("registry.password", v.secret_text, REQUIRED, "registry password or token", kind="secret",
           applies=_is("registry.type", "external")),
@@ -361,7 +363,7 @@ def load_answers(raw: Any, stored_secrets: dict[str, str] | None = None) -> Load
     # Known before any message is made: secrets as given, and passwords written into URLs.
     redact.remember_answers(raw)
     redact.remember(*[value for spec in FIELDS if spec.secret
-                      for value in [_get(raw, spec.path)] if isinstance(value, str)])
+                      for value in [value_at(raw, spec.path)] if isinstance(value, str)])
     return _load(raw, stored_secrets)
 
 
@@ -407,7 +409,7 @@ def _load(raw: Any, stored_secrets: dict[str, str] | None) -> LoadResult:
     _reject_unknown(raw, result)
     answers: dict = {}
     for spec in FIELDS:
-        given = _get(raw, spec.path, _MISSING)
+        given = value_at(raw, spec.path, _MISSING)
         if given is _MISSING and spec.secret and stored_secrets and spec.path in stored_secrets:
             given = stored_secrets[spec.path]
         if given is _MISSING or (given is None and spec.default is not REQUIRED):
@@ -416,7 +418,7 @@ def _load(raw: Any, stored_secrets: dict[str, str] | None) -> LoadResult:
                 if spec.applies(answers):
                     result.problems.append(Problem(spec.path, "", "is required", spec.help))
                 continue
-            _set(answers, spec.path, list(default) if isinstance(default, list) else default)
+            set_value_at(answers, spec.path, list(default) if isinstance(default, list) else default)
             continue
         try:
             checked = check_field(spec.path, given, answers)
@@ -425,7 +427,7 @@ def _load(raw: Any, stored_secrets: dict[str, str] | None) -> LoadResult:
             continue
         if checked.note:
             result.warnings.append(Problem(spec.path, shown(spec.path, checked.value), checked.note, "", True))
-        _set(answers, spec.path, checked.value)
+        set_value_at(answers, spec.path, checked.value)
     for section, check in MAP_SECTIONS.items():
         answers[section] = _load_chart_map(raw.get(section), section, check, result)
     given = _given_paths(raw)
@@ -436,7 +438,7 @@ def _load(raw: Any, stored_secrets: dict[str, str] | None) -> LoadResult:
 
 
 def _given_paths(raw: dict) -> frozenset[str]:
-    return frozenset(spec.path for spec in FIELDS if _get(raw, spec.path, _MISSING) is not _MISSING)
+    return frozenset(spec.path for spec in FIELDS if value_at(raw, spec.path, _MISSING) is not _MISSING)
 
 
 _MISSING = object()
@@ -536,11 +538,11 @@ def _rule(*reads: str):
 
 
 def _problem(a: dict, path: str, why: str, allowed: str) -> Problem:
-    return Problem(path, shown(path, _get(a, path)), why, allowed)
+    return Problem(path, shown(path, value_at(a, path)), why, allowed)
 
 
 def _warning(a: dict, path: str, why: str) -> Problem:
-    return Problem(path, shown(path, _get(a, path)), why, "", True)
+    return Problem(path, shown(path, value_at(a, path)), why, "", True)
 
 
 @_rule("profile", "network.binder_host", "network.hub_host")
@@ -553,7 +555,7 @@ def _hosts_differ(a, given):
 def _no_name_with_local(path: str) -> None:
     @_rule("profile", path)
     def check(a, given):
-        if not _production(a) and _get(a, path):
+        if not _production(a) and value_at(a, path):
             yield _problem(a, path, "is set, but profile local serves plain HTTP on the public IP with no names",
                            "leave it out, or use profile: production")
 
@@ -686,7 +688,7 @@ def _htpasswd_user_name(a, given):
 def _cross_checks(a: dict, result: LoadResult, given: frozenset[str]) -> None:
     """Every rule whose fields are all valid, even where other fields failed: all problems at once."""
     for rule in RULES:
-        if any(_get(a, path, _MISSING) is _MISSING for path in rule.reads):
+        if any(value_at(a, path, _MISSING) is _MISSING for path in rule.reads):
             continue  # a field it reads failed, or is required and missing: that problem is listed already
         for found in rule.check(a, given):
             found = replace(found, involves=rule.reads)
@@ -703,7 +705,7 @@ class Settings:
             setattr(self, section, _namespace(value) if isinstance(value, dict) else value)
 
     def get(self, path: str) -> Any:
-        return _get(self.answers, path)
+        return value_at(self.answers, path)
 
     @property
     def production(self) -> bool:
@@ -711,16 +713,16 @@ class Settings:
 
     @property
     def secrets(self) -> dict[str, str]:
-        return {path: _get(self.answers, path) for path in SECRET_PATHS if _get(self.answers, path) is not None}
+        return {path: value_at(self.answers, path) for path in SECRET_PATHS if value_at(self.answers, path) is not None}
 
     def public_answers(self) -> dict:
         """The answers without secrets, in field order, ready to be written back."""
         out: dict = {}
         for spec in FIELDS:
-            if spec.secret or _get(self.answers, spec.path, _MISSING) is _MISSING:
+            if spec.secret or value_at(self.answers, spec.path, _MISSING) is _MISSING:
                 continue
             if spec.applies(self.answers) or spec.path in self.given:
-                _set(out, spec.path, _get(self.answers, spec.path))
+                set_value_at(out, spec.path, value_at(self.answers, spec.path))
         for section in MAP_SECTIONS:
             if self.answers.get(section):
                 out[section] = dict(self.answers[section])
