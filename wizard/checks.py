@@ -14,7 +14,7 @@ from typing import Callable
 
 from .context import CheckFailed, Context, PreflightRefused
 from .kube import (Resource, WaitTimeout, api_error_text, condition, deadline_message, deployment_available,
-                   is_true)
+                   is_true, preload)
 from .render.infra import (DEFAULT_CLASS_ANNOTATION, INGRESS_DEPLOYMENTS, admission_check_ingress,
                            api_check_certificate)
 from .render.expose import (LOAD_BALANCER_CLASS, METALLB_CRDS, METALLB_NAMESPACE, METALLB_POOL, METALLB_VERSION,
@@ -211,6 +211,9 @@ PREFLIGHT = {"tools": tools_present, "api": api_answers, "permissions": may_crea
 
 
 def preflight(ctx: Context) -> None:
+    # The client's API classes take seconds of CPU to import: in a thread, while `tools` waits on
+    # kubectl and helm, so that the checks after it and the first stages wait less for them.
+    preload()
     for name, check in PREFLIGHT.items():
         if name in ctx.options.skip_checks:
             ctx.notify("preflight", f"skipped check {name} (--skip-check)")
