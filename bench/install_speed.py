@@ -63,9 +63,11 @@ def critical_path(stages, gate: dict[str, float]) -> tuple[float, list[str]]:
     for stage in stages:  # plan order is topological
         end[stage.name] = max((end[n] for n in stage.needs), default=0.0) + gate[stage.name]
     needs = {stage.name: stage.needs for stage in stages}
-    path = [max(end, key=end.get)]
+    order = {name: index for index, name in enumerate(end)}
+    latest = lambda names: max(names, key=lambda name: (end[name], order[name]))  # noqa: E731 - ties: the later stage
+    path = [latest(end)]
     while needs[path[-1]]:
-        path.append(max(needs[path[-1]], key=end.get))
+        path.append(latest(needs[path[-1]]))
     return max(end.values()), path[::-1]
 
 
@@ -215,9 +217,9 @@ def breakdown(run: Run, seen: dict[str, float], on_path: list[str], gate: dict[s
         found_start = [seen[key] for key in starts if key in seen]
         found_end = [seen[key] for key in ends if key in seen]
         checks_begin = run.first(rf"\[{re.escape(name)}\] waiting up to ", begin) or end
-        if not found_end:
-            row(f"{name}", end - begin, f"(no scripted delay; its apply step and checks; apply "
-                f"{min(checks_begin, end) - begin:.1f} s)")
+        if not found_end or (not scripted and max(found_end) <= begin):  # nothing left to wait for
+            row(f"{name}", end - begin, f"(no scripted delay left: its apply step {min(checks_begin, end) - begin:.1f} s, "
+                "then its checks)")
             moment = end
             continue
         gate_start = min(found_start) if found_start else begin

@@ -4,7 +4,8 @@ Proves, in fresh interpreters with this project's test environment (where kubern
 through it jsonschema, are installed): importing the install path does not import
 kubernetes_validate or jsonschema (2-3 s of CPU at every start, for a dynamic client the wizard never
 uses), kubernetes_validate can still be imported afterwards, and the client's API classes are made
-only when first used. What it cannot: how long any of this takes on another machine (the benchmark,
+only when first used; `preload` imports them all and then freezes the collector's view of them
+(gc.freeze). What it cannot: how long any of this takes on another machine (the benchmark,
 bench/install_speed.py, measures that).
 """
 
@@ -46,3 +47,14 @@ def test_api_classes_are_made_when_first_used(tmp_path):
               "print(type(apps).__name__, cluster.apps is apps, 'kubernetes.client.api.apps_v1_api' in sys.modules)\n"
               "try:\n    cluster.nothing\nexcept AttributeError as err:\n    print('AttributeError', err)\n")
     assert out.splitlines() == ["False", "AppsV1Api True True", "AttributeError nothing"]
+
+
+def test_preload_imports_the_api_classes_and_freezes_them():
+    out = run("import gc, sys\n"
+              "from wizard.kube import API_CLASSES, preload\n"
+              "print(gc.get_freeze_count())\n"
+              "preload().join(60)\n"
+              "from kubernetes import client\n"
+              "print(all(getattr(client, name).__module__ in sys.modules for name in API_CLASSES.values()))\n"
+              "print(gc.get_freeze_count() > 100000)\n")
+    assert out.splitlines() == ["0", "True", "True"]
