@@ -72,15 +72,20 @@ def critical_path(stages, gate: dict[str, float]) -> tuple[float, list[str]]:
 
 
 # Per stage of the plan: the cluster milestones (ClusterWatch keys) that start its scripted delay
-# (the earliest) and that end it (the latest), so its time splits into before / during / after.
+# (the earliest) and that end it (the latest), so its time splits into before / during / after; and
+# the object helm creates that leads to the first of them (its time splits "before" in two: helm
+# until it has written that object, the controllers and scheduler from there).
 MILESTONES = {
-    "ingress": (["bound ingress-nginx-controller"], ["available ingress-nginx/ingress-nginx-controller"]),
-    "cert-manager": (["bound cert-manager-webhook"], ["available cert-manager/cert-manager-webhook"]),
-    "issuer": (["seen ClusterIssuer letsencrypt-prod"], ["ready ClusterIssuer letsencrypt-prod"]),
+    "ingress": (["bound ingress-nginx-controller"], ["available ingress-nginx/ingress-nginx-controller"],
+                "created Deployment ingress-nginx/ingress-nginx-controller"),
+    "cert-manager": (["bound cert-manager-webhook"], ["available cert-manager/cert-manager-webhook"],
+                     "created Deployment cert-manager/cert-manager-webhook"),
+    "issuer": (["seen ClusterIssuer letsencrypt-prod"], ["ready ClusterIssuer letsencrypt-prod"], None),
     "binderhub": (["node chosen binder/hub-db-dir", "bound proxy", "bound binder"],
                   ["available binder/hub", "available binder/proxy", "available binder/binder",
-                   "bound binder/hub-db-dir", "address binder/binderhub", "address binder/jupyterhub"]),
-    "endpoints": ([], ["ready Certificate binder/binderhub-tls", "ready Certificate binder/jupyterhub-tls"]),
+                   "bound binder/hub-db-dir", "address binder/binderhub", "address binder/jupyterhub"],
+                  "created Deployment binder/hub"),
+    "endpoints": ([], ["ready Certificate binder/binderhub-tls", "ready Certificate binder/jupyterhub-tls"], None),
 }
 
 
@@ -126,8 +131,10 @@ class ClusterWatch:
                         self._mark(f"bound {workload}")
                     if is_true(obj, "Ready"):
                         self._mark(f"ready {workload}")
-        elif kind == "Deployment" and deployment_available(obj):
-            self._mark(f"available {where}")
+        elif kind == "Deployment":
+            self._mark(f"created Deployment {where}")
+            if deployment_available(obj):
+                self._mark(f"available {where}")
         elif kind == "PVC":
             if "volume.kubernetes.io/selected-node" in (meta.get("annotations") or {}):
                 self._mark(f"node chosen {where}")
@@ -213,7 +220,7 @@ def breakdown(run: Run, seen: dict[str, float], on_path: list[str], gate: dict[s
         if begin - moment > 0.05:
             row(f"{name}: waiting to start", begin - moment, "(after its last need ended)")
         scripted = gate.get(name, 0.0)
-        starts, ends = MILESTONES.get(name, ([], []))
+        starts, ends, created = MILESTONES.get(name, ([], [], None))
         found_start = [seen[key] for key in starts if key in seen]
         found_end = [seen[key] for key in ends if key in seen]
         checks_begin = run.first(rf"\[{re.escape(name)}\] waiting up to ", begin) or end
@@ -224,9 +231,14 @@ def breakdown(run: Run, seen: dict[str, float], on_path: list[str], gate: dict[s
             continue
         gate_start = min(found_start) if found_start else begin
         gate_end = max(found_end)
-        row(f"{name}: before its delay starts", gate_start - begin,
-            f"(its helm/kubectl {checks_begin - begin:.1f} s in all; the delay starts at {starts[0]})"
-            if found_start else "")
+        if created in seen and begin <= seen[created] <= gate_start:
+            row(f"{name}: helm until {created.split()[-1]} exists", seen[created] - begin,
+                f"(helm ran {checks_begin - begin:.1f} s in all, hook Jobs included)")
+            row(f"{name}: controllers until {starts[0]}", gate_start - seen[created],
+                "(ReplicaSet, pod, scheduler)")
+        else:
+            row(f"{name}: before its delay starts", gate_start - begin,
+                f"(its apply step {checks_begin - begin:.1f} s in all)" if found_start else "")
         row(f"{name}: scripted delay", scripted)
         row(f"{name}: cluster beyond the delay", gate_end - gate_start - scripted,
             "(controllers, scheduler, kwok, stand-ins reacting)")
