@@ -14,7 +14,7 @@ from typing import Callable
 
 from .context import CheckFailed, Context, PreflightRefused
 from .kube import (Resource, WaitTimeout, api_error_text, condition, deadline_message, deployment_available,
-                   is_true, load_kubernetes, preload)
+                   is_true, preload)
 from .render.infra import (DEFAULT_CLASS_ANNOTATION, INGRESS_DEPLOYMENTS, admission_check_ingress,
                            api_check_certificate)
 from .render.expose import (LOAD_BALANCER_CLASS, METALLB_CRDS, METALLB_NAMESPACE, METALLB_POOL, METALLB_VERSION,
@@ -89,7 +89,8 @@ def api_answers(ctx: Context) -> None:
 
 
 def may_create_cluster_objects(ctx: Context) -> None:
-    client = load_kubernetes().client
+    from kubernetes import client
+
     review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
         resource_attributes=client.V1ResourceAttributes(verb="create", group="rbac.authorization.k8s.io",
                                                         resource="clusterroles")))

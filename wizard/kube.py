@@ -1,7 +1,7 @@
 """Reading the cluster through the `kubernetes` client, and waiting for a condition with a watch.
 
-Imported by the install engine only; `kubernetes` itself is imported on first use (load_kubernetes),
-not with this module: it is slow to import, and export never needs it. Objects are handed to checks as plain dicts (the JSON a server sends), so one predicate style
+Imported only by the install engine: `kubernetes` is slow to import, and export never needs it.
+Objects are handed to checks as plain dicts (the JSON a server sends), so one predicate style
 serves typed and custom resources alike.
 
 Start-up cost, measured (bench/install_speed.py): each API class of the client (CoreV1Api and the
@@ -23,29 +23,26 @@ from typing import Any, Callable
 from .runner import Cancelled
 
 
-_import_lock = threading.Lock()
-
-
-def load_kubernetes():
-    """The `kubernetes` package, imported on first use (0.5 s of CPU; `preload` does it while
-    preflight waits on kubectl and helm, not at start-up).
-
-    Its __init__ imports kubernetes.dynamic, which imports kubernetes_validate when that is
-    installed (it is a test dependency of this project): jsonschema with its format grammars, 2-3 s
-    of CPU. The wizard never uses the dynamic client, so kubernetes_validate is hidden for that one
-    import (kubernetes.dynamic then works without validation, as where it is not installed);
-    importing it later still works."""
-    with _import_lock:
-        hide = "kubernetes_validate" not in sys.modules
-        if hide:
-            sys.modules["kubernetes_validate"] = None  # type: ignore[assignment]  # import fails fast
-        try:
-            import kubernetes
-        finally:
-            if hide and sys.modules.get("kubernetes_validate", 0) is None:
-                del sys.modules["kubernetes_validate"]
+def _import_kubernetes():
+    """`import kubernetes` runs its package __init__, which imports kubernetes.dynamic, which
+    imports kubernetes_validate when that is installed (it is a test dependency of this project):
+    jsonschema with its format grammars, 2-3 s of CPU at every start. The wizard never uses the
+    dynamic client, so kubernetes_validate is hidden for that one import (kubernetes.dynamic then
+    works without validation, as where it is not installed); importing it later still works."""
+    hide = "kubernetes_validate" not in sys.modules
+    if hide:
+        sys.modules["kubernetes_validate"] = None  # type: ignore[assignment]  # import fails fast
+    try:
+        import kubernetes
+    finally:
+        if hide and sys.modules.get("kubernetes_validate", 0) is None:
+            del sys.modules["kubernetes_validate"]
     return kubernetes
 
+
+_import_kubernetes()
+from kubernetes import client, config, watch  # noqa: E402 - after the import above
+from kubernetes.client.exceptions import ApiException  # noqa: E402
 
 # The client's API classes the checks use, in the order an install first needs them.
 API_CLASSES = {"version_api": "VersionApi", "authz": "AuthorizationV1Api", "core": "CoreV1Api",
@@ -54,9 +51,8 @@ API_CLASSES = {"version_api": "VersionApi", "authz": "AuthorizationV1Api", "core
 
 
 def preload() -> threading.Thread:
-    """Import the client and its API classes in a thread now, ahead of their first use (Python's
-    import lock makes a use that comes first wait for the import under way, never see half a
-    module).
+    """Import the API classes in a thread now, ahead of their first use (Python's import lock
+    makes a use that comes first wait for the import under way, never see half a module).
 
     Then gc.freeze(): the client's modules are hundreds of thousands of objects that live as long
     as the process; left to the cyclic collector, every full collection walks them all (0.1-0.2 s
@@ -64,18 +60,16 @@ def preload() -> threading.Thread:
     Frozen, the collector skips them; reference counting still frees what is released."""
 
     def load() -> None:
-        try:
-            client = load_kubernetes().client
-            for name in API_CLASSES.values():
+        for name in API_CLASSES.values():
+            try:
                 getattr(client, name)
-        except Exception:  # noqa: BLE001 - the use itself will raise it, where it is explained
-            return
+            except Exception:  # noqa: BLE001 - the use itself will raise it, where it is explained
+                return
         gc.freeze()
 
     thread = threading.Thread(target=load, name="kubernetes-preload", daemon=True)
     thread.start()
     return thread
-
 
 Notify = Callable[[str], None]
 WATCH_CHUNK = 10.0  # seconds a single watch request lasts before it is renewed
@@ -111,12 +105,12 @@ class Resource:
 
 class Cluster:
     def __init__(self, kubeconfig: str | None = None, context: str | None = None, request_timeout: float = 15):
-        self.api = load_kubernetes().config.new_client_from_config(config_file=kubeconfig, context=context or None)
+        self.api = config.new_client_from_config(config_file=kubeconfig, context=context or None)
         self.request_timeout = request_timeout
         # Every API call a check makes, by stage, so a polling regression shows (install -v, the benchmark).
         self.requests_by_stage: dict[str, int] = {}
         self._count_lock = threading.Lock()
-        self._watches: dict[int, Any] = {}  # kubernetes.watch.Watch
+        self._watches: dict[int, watch.Watch] = {}
         self._cancelled = threading.Event()
 
     def __getattr__(self, name: str):
@@ -124,7 +118,7 @@ class Cluster:
         asking at once may each make one: stateless wrappers of the one ApiClient, either will do."""
         if name not in API_CLASSES:
             raise AttributeError(name)
-        api = getattr(load_kubernetes().client, API_CLASSES[name])(self.api)
+        api = getattr(client, API_CLASSES[name])(self.api)
         setattr(self, name, api)
         return api
 
@@ -152,7 +146,7 @@ class Cluster:
         """The object as a dict, or None when it does not exist."""
         try:
             return self.plain(self.call(fn, *args, **kwargs))
-        except load_kubernetes().client.exceptions.ApiException as err:
+        except ApiException as err:
             if err.status == 404:
                 return None
             raise
@@ -183,7 +177,7 @@ class Cluster:
                 if predicate(item):
                     return item
             version = (listing.get("metadata") or {}).get("resourceVersion")
-            stream = load_kubernetes().watch.Watch()
+            stream = watch.Watch()
             self._count()
             self._watches[id(stream)] = stream
             # A cancel that came between the check above and here would find no connection to close;
@@ -236,7 +230,7 @@ def deployment_available(obj: dict) -> bool:
 
 def api_error_text(err: Exception) -> str:
     """A short, plain description of an API failure (no response body dump)."""
-    if isinstance(err, load_kubernetes().client.exceptions.ApiException):
+    if isinstance(err, ApiException):
         import json
 
         reason = err.reason or ""
