@@ -40,6 +40,11 @@ def _import_kubernetes():
     return kubernetes
 
 
+# Here, in the thread that imports this module, before any command is forked, not lazily in a
+# thread: `kubernetes` imports ctypes, which the runner's forked child imports before it execs
+# (runner._die_with_parent). A fork while another thread is in the middle of importing a module
+# leaves that module's import lock held forever in the child, which then hangs before its exec
+# (seen: a kubectl that never started, with the kubernetes import moved into `preload`).
 _import_kubernetes()
 from kubernetes import client, config, watch  # noqa: E402 - after the import above
 from kubernetes.client.exceptions import ApiException  # noqa: E402
@@ -52,7 +57,8 @@ API_CLASSES = {"version_api": "VersionApi", "authz": "AuthorizationV1Api", "core
 
 def preload() -> threading.Thread:
     """Import the API classes in a thread now, ahead of their first use (Python's import lock
-    makes a use that comes first wait for the import under way, never see half a module).
+    makes a use that comes first wait for the import under way, never see half a module). Commands
+    forked meanwhile import none of these modules (see the import of kubernetes above).
 
     Then gc.freeze(): the client's modules are hundreds of thousands of objects that live as long
     as the process; left to the cyclic collector, every full collection walks them all (0.1-0.2 s
