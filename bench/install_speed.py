@@ -205,12 +205,19 @@ def run_install(install, wait: float) -> Run:
     return Run(started, ended, lines, stages, process.returncode)
 
 
-def breakdown(run: Run, seen: dict[str, float], on_path: list[str], gate: dict[str, float]) -> list[str]:
-    """Where the wall time went, stage by stage along the critical path: seconds from the start."""
+def breakdown(run: Run, seen: dict[str, float], on_path: list[str],
+              gate: dict[str, float]) -> tuple[list[str], dict[str, float]]:
+    """Where the wall time went, stage by stage along the critical path, and the time beyond the
+    scripted delays summed by whose it is: the wizard's own (start-up, preflight, checks, handing
+    on, exit), its helm and kubectl commands until the object a delay counts from exists, and the
+    cluster's (controllers, scheduler, kwok, the stand-ins)."""
     rows, moment = [], run.started
+    spent = {"wizard": 0.0, "helm/kubectl": 0.0, "cluster": 0.0}
 
-    def row(what: str, seconds: float, note: str = "") -> None:
+    def row(what: str, seconds: float, note: str = "", whose: str = "wizard") -> None:
         rows.append(f"  {what:<34} {seconds:6.1f} s{'  ' + note if note else ''}")
+        if whose in spent:
+            spent[whose] += seconds
 
     first_stage = run.stages[on_path[0]][0]
     row("start-up (imports, render, review)", first_stage - moment, "(process start to the first stage)")
@@ -233,22 +240,23 @@ def breakdown(run: Run, seen: dict[str, float], on_path: list[str], gate: dict[s
         gate_end = max(found_end)
         if created in seen and begin <= seen[created] <= gate_start:
             row(f"{name}: helm until {created.split()[-1]} exists", seen[created] - begin,
-                f"(helm ran {checks_begin - begin:.1f} s in all, hook Jobs included)")
+                f"(helm ran {checks_begin - begin:.1f} s in all, hook Jobs included)", "helm/kubectl")
             row(f"{name}: controllers until {starts[0]}", gate_start - seen[created],
-                "(ReplicaSet, pod, scheduler)")
+                "(ReplicaSet, pod, scheduler)", "cluster")
         else:
             row(f"{name}: before its delay starts", gate_start - begin,
-                f"(its apply step {checks_begin - begin:.1f} s in all)" if found_start else "")
-        row(f"{name}: scripted delay", scripted)
+                f"(its apply step {checks_begin - begin:.1f} s in all)" if found_start else "", "helm/kubectl")
+        row(f"{name}: scripted delay", scripted, whose="")
         row(f"{name}: cluster beyond the delay", gate_end - gate_start - scripted,
-            "(controllers, scheduler, kwok, stand-ins reacting)")
+            "(controllers, scheduler, kwok, stand-ins reacting)", "cluster")
         row(f"{name}: condition true -> stage done", end - gate_end, "(the checks noticing, and the rest of them)")
         moment = end
     row("exit (after the last stage)", run.ended - moment)
-    return rows
+    rows.append("  beyond the scripted delays: " + ", ".join(f"{whose} {seconds:.1f} s" for whose, seconds in spent.items()))
+    return rows, spent
 
 
-def full_install(tmp: Path) -> tuple[Run, float, dict[str, int], list[str], InstallCluster]:
+def full_install(tmp: Path) -> tuple[Run, float, dict[str, float], list[str], InstallCluster]:
     from wizard.install import render_into
     from wizard.stages import plan
 
@@ -272,8 +280,8 @@ def full_install(tmp: Path) -> tuple[Run, float, dict[str, int], list[str], Inst
         stages = plan(render_into(install.directory, None, scratch=True).settings)
         gate = gates()
         length, on_path = critical_path(stages, gate)
-        rows = breakdown(run, watcher.seen, on_path, gate)
-        counts = {**_requests(run.output()), "sum": sum(gate[s.name] for s in stages)}
+        rows, spent = breakdown(run, watcher.seen, on_path, gate)
+        counts = {**_requests(run.output()), "sum": sum(gate[s.name] for s in stages), "cluster": spent["cluster"]}
         return run, length, counts, [f"critical path: {' -> '.join(on_path)}", *rows], cluster
     except BaseException:
         watcher.stop()
@@ -346,15 +354,17 @@ def main() -> int:
             latencies = notice_latency(cluster)
         finally:
             cluster.stop()
-    total = extra.pop("sum")
+    total, cluster_seconds = extra.pop("sum"), extra.pop("cluster")
     wall = run.ended - run.started
     ratio = wall / path
     print(f"scripted delays: critical path {path:.1f} s, one after another (the original notes' order) {total:.1f} s")
     print(f"wizard install wall time {wall:.1f} s (it says: done in {_engine_seconds(run.output()):.0f} s)")
-    print(f"ratio to the critical path: {ratio:.2f}x (target at most 1.2x): {'ok' if ratio <= 1.2 else 'OVER TARGET'}")
+    print(f"ratio to the critical path: {ratio:.3f}x (target at most 1.2x): {'ok' if ratio <= 1.2 else 'OVER TARGET'}")
     print(f"ratio of the sequential order to the critical path: {total / path:.2f}x")
     print("where the wall time went, along the " + rows[0] + ":")
     print("\n".join(rows[1:]))
+    print(f"for reference, not the target: less the cluster's own {cluster_seconds:.1f} s (its controllers and "
+          f"scheduler, kwok, the stand-ins' polling), {(wall - cluster_seconds) / path:.3f}x")
     median = statistics.median(latencies)
     print(f"condition true -> check noticed: median {median * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms over "
           f"{len(latencies)} rounds (target median < 500 ms): {'ok' if median < 0.5 else 'OVER TARGET'}")
