@@ -14,7 +14,7 @@ from typing import Callable
 
 from .context import CheckFailed, Context, PreflightRefused
 from .kube import (Resource, WaitTimeout, api_error_text, condition, deadline_message, deployment_available,
-                   is_true)
+                   is_true, preload)
 from .render.infra import (DEFAULT_CLASS_ANNOTATION, INGRESS_DEPLOYMENTS, admission_check_ingress,
                            api_check_certificate)
 from .render.expose import (LOAD_BALANCER_CLASS, METALLB_CRDS, METALLB_NAMESPACE, METALLB_POOL, METALLB_VERSION,
@@ -42,10 +42,12 @@ def _wait(ctx: Context, stage: str, resource: Resource, name: str, predicate, *,
 
 def _until_accepted(ctx: Context, stage: str, what: str, attempt: Callable[[], object]) -> None:
     """Retry `attempt` (a server-side dry run) until it succeeds or the deadline passes, then raise
-    its last error. A dry run has no object to watch, so this polls, backing off to 5 s."""
+    its last error. A dry run has no object to watch, so this polls, backing off from 0.1 s to 5 s:
+    a webhook usually answers within moments of its pod turning ready (the endpoint, the CA
+    injected), and a first pause of 0.5 s was most of the wait."""
     deadline = time.monotonic() + ctx.options.timeout
     ctx.notify(stage, deadline_message(what, ctx.options.timeout))
-    pause = 0.5
+    pause = 0.1
     while True:
         try:
             attempt()
@@ -211,6 +213,9 @@ PREFLIGHT = {"tools": tools_present, "api": api_answers, "permissions": may_crea
 
 
 def preflight(ctx: Context) -> None:
+    # The client's API classes take seconds of CPU to import: in a thread, while `tools` waits on
+    # kubectl and helm, so that the checks after it and the first stages wait less for them.
+    preload()
     for name, check in PREFLIGHT.items():
         if name in ctx.options.skip_checks:
             ctx.notify("preflight", f"skipped check {name} (--skip-check)")

@@ -3,19 +3,79 @@
 Imported only by the install engine: `kubernetes` is slow to import, and export never needs it.
 Objects are handed to checks as plain dicts (the JSON a server sends), so one predicate style
 serves typed and custom resources alike.
+
+Start-up cost, measured (bench/install_speed.py): each API class of the client (CoreV1Api and the
+others) is a generated module of pydantic-validated methods, imported on first use: CoreV1Api
+alone takes about 1.4 s of CPU, the eight the wizard uses about 2.5 s. `Cluster` makes each one
+when it is first needed, and `preload` imports them in a thread while preflight waits on kubectl
+and helm, so the install's first stages do not wait for all of them.
 """
 
 from __future__ import annotations
 
+import gc
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from kubernetes import client, config, watch
-from kubernetes.client.exceptions import ApiException
-
 from .runner import Cancelled
+
+
+def _import_kubernetes():
+    """`import kubernetes` runs its package __init__, which imports kubernetes.dynamic, which
+    imports kubernetes_validate when that is installed (it is a test dependency of this project):
+    jsonschema with its format grammars, 2-3 s of CPU at every start. The wizard never uses the
+    dynamic client, so kubernetes_validate is hidden for that one import (kubernetes.dynamic then
+    works without validation, as where it is not installed); importing it later still works."""
+    hide = "kubernetes_validate" not in sys.modules
+    if hide:
+        sys.modules["kubernetes_validate"] = None  # type: ignore[assignment]  # import fails fast
+    try:
+        import kubernetes
+    finally:
+        if hide and sys.modules.get("kubernetes_validate", 0) is None:
+            del sys.modules["kubernetes_validate"]
+    return kubernetes
+
+
+# Here, in the thread that imports this module, before any command is forked, not lazily in a
+# thread: `kubernetes` imports ctypes, which the runner's forked child imports before it execs
+# (runner._die_with_parent). A fork while another thread is in the middle of importing a module
+# leaves that module's import lock held forever in the child, which then hangs before its exec
+# (seen: a kubectl that never started, with the kubernetes import moved into `preload`).
+_import_kubernetes()
+from kubernetes import client, config, watch  # noqa: E402 - after the import above
+from kubernetes.client.exceptions import ApiException  # noqa: E402
+
+# The client's API classes the checks use, in the order an install first needs them.
+API_CLASSES = {"version_api": "VersionApi", "authz": "AuthorizationV1Api", "core": "CoreV1Api",
+               "apps": "AppsV1Api", "custom": "CustomObjectsApi", "networking": "NetworkingV1Api",
+               "storage": "StorageV1Api", "extensions": "ApiextensionsV1Api"}
+
+
+def preload() -> threading.Thread:
+    """Import the API classes in a thread now, ahead of their first use (Python's import lock
+    makes a use that comes first wait for the import under way, never see half a module). Commands
+    forked meanwhile import none of these modules (see the import of kubernetes above).
+
+    Then gc.freeze(): the client's modules are hundreds of thousands of objects that live as long
+    as the process; left to the cyclic collector, every full collection walks them all (0.1-0.2 s
+    each) and so does the one at exit (0.5-1.5 s between "done" and the shell prompt, measured).
+    Frozen, the collector skips them; reference counting still frees what is released."""
+
+    def load() -> None:
+        for name in API_CLASSES.values():
+            try:
+                getattr(client, name)
+            except Exception:  # noqa: BLE001 - the use itself will raise it, where it is explained
+                return
+        gc.freeze()
+
+    thread = threading.Thread(target=load, name="kubernetes-preload", daemon=True)
+    thread.start()
+    return thread
 
 Notify = Callable[[str], None]
 WATCH_CHUNK = 10.0  # seconds a single watch request lasts before it is renewed
@@ -53,19 +113,20 @@ class Cluster:
     def __init__(self, kubeconfig: str | None = None, context: str | None = None, request_timeout: float = 15):
         self.api = config.new_client_from_config(config_file=kubeconfig, context=context or None)
         self.request_timeout = request_timeout
-        self.core = client.CoreV1Api(self.api)
-        self.apps = client.AppsV1Api(self.api)
-        self.storage = client.StorageV1Api(self.api)
-        self.networking = client.NetworkingV1Api(self.api)
-        self.custom = client.CustomObjectsApi(self.api)
-        self.extensions = client.ApiextensionsV1Api(self.api)
-        self.authz = client.AuthorizationV1Api(self.api)
-        self.version_api = client.VersionApi(self.api)
         # Every API call a check makes, by stage, so a polling regression shows (install -v, the benchmark).
         self.requests_by_stage: dict[str, int] = {}
         self._count_lock = threading.Lock()
         self._watches: dict[int, watch.Watch] = {}
         self._cancelled = threading.Event()
+
+    def __getattr__(self, name: str):
+        """An API class (self.core, self.apps, ...: API_CLASSES), made when first used. Two threads
+        asking at once may each make one: stateless wrappers of the one ApiClient, either will do."""
+        if name not in API_CLASSES:
+            raise AttributeError(name)
+        api = getattr(client, API_CLASSES[name])(self.api)
+        setattr(self, name, api)
+        return api
 
     def cancel(self) -> None:
         """Stop every wait now (Ctrl+C): closing a watch's connection ends its blocking read."""
