@@ -24,12 +24,13 @@ def run(code: str) -> str:
 
 
 def test_the_install_path_leaves_kubernetes_validate_and_jsonschema_unimported():
-    """And imports kubernetes, and through it ctypes, in the importing thread: the runner's forked
-    child imports ctypes before it execs, and a fork while another thread (preload) is importing
-    that module hangs the child (seen when kubernetes was imported lazily, in preload)."""
+    """And the runner has ctypes and libc loaded before any fork: its forked child calls prctl
+    before it execs, and a child that had to import or dlopen while another thread (preload) held
+    that lock would hang (seen when ctypes was imported in the child)."""
     out = run("import sys, importlib.util\n"
               "assert importlib.util.find_spec('kubernetes_validate'), 'the test environment should have it'\n"
-              "import wizard.install\n"
+              "import wizard.install, wizard.stages, wizard.runner\n"
+              "assert wizard.runner._LIBC is not None\n"
               "print(sorted({m.split('.')[0] for m in sys.modules} & {'kubernetes', 'ctypes', 'kubernetes_validate', "
               "'jsonschema'}))\n"
               "import kubernetes_validate\n"

@@ -7,6 +7,7 @@ that would change something and runs none of them. Cancel stops running commands
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shlex
 import threading
@@ -81,15 +82,27 @@ class Masker:
         return redact.redact(text)
 
 
+def _load_libc():
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return None  # not Linux: a command may outlive a killed wizard
+
+
+# Loaded here, in the parent: the forked child of a threaded process must not import a module or
+# load a library (an import lock or the loader's lock another thread held at the fork stays held
+# forever in the child, which then hangs before its exec; seen with a kubectl that never started).
+_LIBC = _load_libc()
+
+
 def _die_with_parent() -> None:
     """In the child, before exec: if the wizard dies (even by SIGKILL), the kernel kills this
     command too, so no orphaned helm keeps changing the cluster behind the next run's back."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
-    except (OSError, AttributeError):
-        pass  # not Linux: the command may outlive a killed wizard
+    if _LIBC is not None:
+        try:
+            _LIBC.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+        except AttributeError:
+            pass
 
 
 class Runner:
