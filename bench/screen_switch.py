@@ -1,0 +1,166 @@
+"""Time of a screen change in the wizard (Next, from a screen full of fields to the next one),
+against a bare Textual screen switch (a trivial App pushing a trivial Screen), both driven headless
+with Textual's pilot in this same run, the same way: press the key, then `pilot.pause()` until the
+new screen is current and the app is idle. Medians of several changes.
+
+Two figures per change: "pilot" is the time until the pilot sees the app idle again (what a test
+waits; it includes Textual's idle detection, which sleeps in 20 ms slices, so a bare switch costs
+about 0.1 s here); "painted" is from the key to the last paint of the new screen (the compositor's
+last update, recorded as it happens), which leaves the harness out.
+
+Issue 11 target (on the pilot figures): a screen change under 0.15 s and at most 2x the bare switch.
+Run: .venv/bin/python bench/screen_switch.py [--runs N] [--profile FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+TARGET_SECONDS = 0.15
+TARGET_RATIO = 2.0
+SIZE = (80, 24)
+# Next from each screen full of fields to the following one (Back returns for the next round).
+CHANGES = (("NetworkScreen", "IngressStorageScreen"), ("RegistryScreen", "LoginScreen"),
+           ("LoginScreen", "HubScreen"))
+
+
+def record_paints(app) -> list[tuple[float, object]]:
+    """(time, screen) of every compositor update the app makes from now on (headless too)."""
+    paints: list[tuple[float, object]] = []
+    display = app._display
+
+    def recording(screen, renderable):
+        if renderable is not None:
+            paints.append((time.perf_counter(), screen))
+        return display(screen, renderable)
+
+    app._display = recording
+    return paints
+
+
+async def timed_change(pilot, key: str, paints: list) -> tuple[float, float]:
+    """Press `key`, wait until another screen is current and everything is idle: the seconds until
+    the pilot saw it idle, and the seconds until the new screen's last paint."""
+    app = pilot.app
+    before = app.screen
+    paints.clear()
+    start = time.perf_counter()
+    await pilot.press(key)
+    while app.screen is before:
+        await pilot.pause()
+    await pilot.pause()
+    idle = time.perf_counter() - start
+    painted = max((at for at, screen in paints if screen is app.screen), default=start + idle) - start
+    return idle, painted
+
+
+def bare_app():
+    from textual.app import App
+    from textual.binding import Binding
+    from textual.screen import Screen
+    from textual.widgets import Static
+
+    class Trivial(Screen):
+        BINDINGS = [Binding("ctrl+n", "app.next", "Next"), Binding("escape", "app.pop_screen", "Back")]
+
+        def compose(self):
+            yield Static("a trivial screen")
+
+    class Bare(App):
+        def on_mount(self) -> None:
+            self.push_screen(Trivial())
+
+        def action_next(self) -> None:
+            self.push_screen(Trivial())
+
+    return Bare()
+
+
+async def bare_switches(runs: int) -> list[tuple[float, float]]:
+    app = bare_app()
+    times = []
+    async with app.run_test(size=SIZE) as pilot:
+        paints = record_paints(app)
+        await pilot.pause()
+        for _ in range(runs):
+            times.append(await timed_change(pilot, "ctrl+n", paints))
+            await pilot.press("escape")
+            await pilot.pause()
+    return times
+
+
+async def wizard_switches(runs: int) -> list[tuple[float, float]]:
+    from tests.test_tui_support import make_app, prefilled
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp) / "setup"
+        app = make_app(directory, answers=prefilled(directory))
+        times = []
+        async with app.run_test(size=SIZE) as pilot:
+            paints = record_paints(app)
+            await pilot.pause()
+            for source, target in CHANGES:
+                app.start_steps({"NetworkScreen": "network", "RegistryScreen": "registry",
+                                 "LoginScreen": "login"}[source])
+                while type(app.screen).__name__ != source:
+                    await pilot.pause()
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+                for _ in range(runs):
+                    times.append(await timed_change(pilot, "ctrl+n", paints))
+                    assert type(app.screen).__name__ == target, type(app.screen).__name__
+                    await pilot.press("escape")
+                    while type(app.screen).__name__ != source:
+                        await pilot.pause()
+                    await pilot.pause()
+                while len(app.screen_stack) > 2:  # back to the Welcome screen for the next source
+                    app.pop_screen()
+                    await pilot.pause()
+    return times
+
+
+def medians(times: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="changes per pair of screens (default 5)")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the wizard's changes to this file")
+    args = parser.parse_args()
+    asyncio.run(bare_switches(2))  # warm imports and caches for both
+    asyncio.run(wizard_switches(1))
+    bare, bare_painted = medians(asyncio.run(bare_switches(args.runs * len(CHANGES))))
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    wizard, wizard_painted = medians(asyncio.run(wizard_switches(args.runs)))
+    if args.profile:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+    ratio = wizard / bare
+    ok = wizard < TARGET_SECONDS and ratio <= TARGET_RATIO
+    count = args.runs * len(CHANGES)
+    print(f"bare Textual screen switch     pilot {bare * 1000:6.0f} ms   painted {bare_painted * 1000:6.0f} ms"
+          f"  (medians of {count})")
+    print(f"wizard: Next to the next step  pilot {wizard * 1000:6.0f} ms   painted {wizard_painted * 1000:6.0f} ms"
+          f"  (medians of {count})")
+    print(f"ratio pilot {ratio:.2f}x, painted {wizard_painted / bare_painted:.2f}x "
+          f"(target: pilot under {TARGET_SECONDS * 1000:.0f} ms and at most {TARGET_RATIO}x): "
+          f"{'ok' if ok else 'OVER TARGET'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
