@@ -8,7 +8,8 @@ waits; it includes Textual's idle detection, which sleeps in 20 ms slices, so a 
 about 0.1 s here); "painted" is from the key to the last paint of the new screen (the compositor's
 last update, recorded as it happens), which leaves the harness out.
 
-Issue 11 target (on the pilot figures): a screen change under 0.15 s and at most 2x the bare switch.
+Issue 11 target (on the pilot figures, first visits and later ones): a screen change under 0.15 s
+and at most 2x the bare switch.
 Run: .venv/bin/python bench/screen_switch.py [--runs N] [--profile FILE]
 """
 
@@ -98,13 +99,14 @@ async def bare_switches(runs: int) -> list[tuple[float, float]]:
     return times
 
 
-async def wizard_switches(runs: int) -> list[tuple[float, float]]:
+async def wizard_switches(runs: int) -> tuple[list, list]:
+    """(first visits, later visits): the first Next to a screen makes it; after Back, Next shows it again."""
     from tests.test_tui_support import make_app, prefilled
 
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp) / "setup"
         app = make_app(directory, answers=prefilled(directory))
-        times = []
+        first, times = [], []
         async with app.run_test(size=SIZE) as pilot:
             paints = record_paints(app)
             await pilot.pause()
@@ -115,8 +117,8 @@ async def wizard_switches(runs: int) -> list[tuple[float, float]]:
                     await pilot.pause()
                 await app.workers.wait_for_complete()
                 await pilot.pause()
-                for _ in range(runs):
-                    times.append(await timed_change(pilot, "ctrl+n", paints))
+                for run in range(runs + 1):
+                    (times if run else first).append(await timed_change(pilot, "ctrl+n", paints))
                     assert type(app.screen).__name__ == target, type(app.screen).__name__
                     await pilot.press("escape")
                     while type(app.screen).__name__ != source:
@@ -125,7 +127,7 @@ async def wizard_switches(runs: int) -> list[tuple[float, float]]:
                 while len(app.screen_stack) > 2:  # back to the Welcome screen for the next source
                     app.pop_screen()
                     await pilot.pause()
-    return times
+    return first, times
 
 
 def medians(times: list[tuple[float, float]]) -> tuple[float, float]:
@@ -138,25 +140,29 @@ def main() -> int:
     parser.add_argument("--profile", type=Path, help="write a cProfile of the wizard's changes to this file")
     args = parser.parse_args()
     asyncio.run(bare_switches(2))  # warm imports and caches for both
-    asyncio.run(wizard_switches(1))
+    asyncio.run(wizard_switches(1))  # (a new App each run: screens are made anew)
     bare, bare_painted = medians(asyncio.run(bare_switches(args.runs * len(CHANGES))))
     if args.profile:
         import cProfile
 
         profiler = cProfile.Profile()
         profiler.enable()
-    wizard, wizard_painted = medians(asyncio.run(wizard_switches(args.runs)))
+    first_visits, later_visits = asyncio.run(wizard_switches(args.runs))
+    wizard, wizard_painted = medians(later_visits)
+    first, first_painted = medians(first_visits)
     if args.profile:
         profiler.disable()
         profiler.dump_stats(args.profile)
     ratio = wizard / bare
-    ok = wizard < TARGET_SECONDS and ratio <= TARGET_RATIO
+    ok = max(wizard, first) < TARGET_SECONDS and max(wizard, first) / bare <= TARGET_RATIO
     count = args.runs * len(CHANGES)
     print(f"bare Textual screen switch     pilot {bare * 1000:6.0f} ms   painted {bare_painted * 1000:6.0f} ms"
           f"  (medians of {count})")
+    print(f"wizard: Next, first visit      pilot {first * 1000:6.0f} ms   painted {first_painted * 1000:6.0f} ms"
+          f"  (medians of {len(first_visits)}: the screen is made)")
     print(f"wizard: Next to the next step  pilot {wizard * 1000:6.0f} ms   painted {wizard_painted * 1000:6.0f} ms"
-          f"  (medians of {count})")
-    print(f"ratio pilot {ratio:.2f}x, painted {wizard_painted / bare_painted:.2f}x "
+          f"  (medians of {count}: shown again after Back)")
+    print(f"ratio pilot {ratio:.2f}x, first visit {first / bare:.2f}x, painted {wizard_painted / bare_painted:.2f}x "
           f"(target: pilot under {TARGET_SECONDS * 1000:.0f} ms and at most {TARGET_RATIO}x): "
           f"{'ok' if ok else 'OVER TARGET'}")
     return 0 if ok else 1

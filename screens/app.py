@@ -46,6 +46,28 @@ def _default_read_openid(url, realm):
     return read_openid(url, realm)
 
 
+# Made fresh each time it is shown: it computes its plan when mounted.
+FRESH = {"ReviewScreen"}
+
+
+def sync_from_answers(screen) -> None:
+    """Bring a step screen made earlier up to date, as if it were made now: an answer may have
+    changed since on another screen. Editors whose value differs are set (the rest are left as
+    typed, e.g. "a,b" for a list), then the screen's own mount hook runs again (the defaults it
+    follows, its first refresh and focus)."""
+    from textual.widgets import Input
+
+    from .fields import SettingField
+    from .session import from_text
+
+    for field in screen.query(SettingField):
+        value = field.answers.get(field.path)
+        editor = field.editor
+        if not isinstance(editor, Input) or from_text(field.path, editor.value) != value:
+            field.set_value(value)  # stores nothing: the answer is already this value
+    screen.on_mount()
+
+
 class WizardApp(App[int]):
     CSS_PATH = "wizard.tcss"
     TITLE = "BinderHub wizard"
@@ -87,6 +109,7 @@ class WizardApp(App[int]):
         self._save_timer = None
         self._save_lock = threading.Lock()
         self._unsaved = False  # typed answers not yet on disk (a save may be under way)
+        self._made_with: dict[str, tuple] = {}  # step screen -> what it was made from, besides answers
 
     def on_mount(self) -> None:
         from .welcome import WelcomeScreen
@@ -94,11 +117,35 @@ class WizardApp(App[int]):
         self.push_screen(WelcomeScreen())
 
     # --- navigation -------------------------------------------------------------------------------
+    def step_screen(self, module: str, name: str):
+        """A step screen, made once and installed: shown again (Next after Back) it is not
+        composed and styled again (most of a screen change's time), only brought up to date with
+        the answers. Made anew when what it was made from changed: the answers object (Start
+        over) or what the cluster screen read (the storage classes offered)."""
+        if name in FRESH:
+            return screen_class(module, name)()
+        made_from = (id(self.answers), id(self.cluster_info), self.bootstrap)
+        if (self.is_screen_installed(name) and self._made_with.get(name) != made_from
+                and self.get_screen(name) not in self.screen_stack):
+            self._drop_screen(name)
+        if not self.is_screen_installed(name):
+            self.install_screen(screen_class(module, name)(), name)
+            self._made_with[name] = made_from
+        elif self.get_screen(name).is_mounted:
+            sync_from_answers(self.get_screen(name))
+        return name
+
+    def _drop_screen(self, name: str) -> None:
+        screen = self.get_screen(name)
+        self.uninstall_screen(name)
+        if screen.is_running:
+            screen.remove()
+
     def go_next(self, current) -> None:
         names = [name for _module, name in STEPS]
         here = type(current).__name__
         following = names.index(here) + 1 if here in names else 0
-        self.push_screen(screen_class(*STEPS[following])())
+        self.push_screen(self.step_screen(*STEPS[following]))
 
     def go_back(self) -> None:
         from .welcome import WelcomeScreen
@@ -109,7 +156,7 @@ class WizardApp(App[int]):
     def start_steps(self, at: str = "cluster") -> None:
         """From the Welcome screen: push every step up to `at`, so Back walks through them."""
         for module, name in STEPS:
-            self.push_screen(screen_class(module, name)())
+            self.push_screen(self.step_screen(module, name))
             if module == at:
                 break
 

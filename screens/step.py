@@ -8,9 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 from .fields import SettingField
+from .footer import Footer
 
 STEP_TITLES = ("Cluster", "Network and TLS", "Ingress and storage", "Registry", "Login", "Hub", "Review")
 
@@ -22,6 +23,9 @@ class StepScreen(Screen):
     ]
     STEP = 0
     TITLE_TEXT = ""
+    # Not Textual's automatic focus: it would focus the scrolling body first, restyling every field
+    # under it, then again when the first field takes the focus (first_refresh).
+    AUTO_FOCUS = ""
 
     @property
     def answers(self):
