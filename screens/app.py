@@ -101,7 +101,7 @@ class WizardApp(App[int]):
         self.animate = animate
         self.blink = animate
         self.save_delay = save_delay
-        self.cluster_info = None      # what the Cluster screen read, for later screens
+        self._cluster_info = None     # what the Cluster screen read, for later screens
         self.install_running = False  # set by the Progress screen
         self.install_run = None
         self.install_done = threading.Event()
@@ -109,7 +109,18 @@ class WizardApp(App[int]):
         self._save_timer = None
         self._save_lock = threading.Lock()
         self._unsaved = False  # typed answers not yet on disk (a save may be under way)
-        self._made_with: dict[str, tuple] = {}  # step screen -> what it was made from, besides answers
+        self._made_with: dict[str, tuple] = {}  # step screen -> what it was made from
+        self._shown_with: dict[str, tuple] = {}  # step screen -> the answers when it was last left
+
+    @property
+    def cluster_info(self):
+        return self._cluster_info
+
+    @cluster_info.setter
+    def cluster_info(self, info) -> None:
+        self._cluster_info = info
+        if info is not None and self.is_running:
+            self._make_ahead_soon()  # a screen made ahead from the previous read is made again
 
     def on_mount(self) -> None:
         from .welcome import WelcomeScreen
@@ -118,22 +129,58 @@ class WizardApp(App[int]):
 
     # --- navigation -------------------------------------------------------------------------------
     def step_screen(self, module: str, name: str):
-        """A step screen, made once and installed: shown again (Next after Back) it is not
-        composed and styled again (most of a screen change's time), only brought up to date with
-        the answers. Made anew when what it was made from changed: the answers object (Start
-        over) or what the cluster screen read (the storage classes offered)."""
+        """A step screen to push: made once and installed, so shown again (Next after Back, or
+        made ahead by `_make_ahead`) it is not composed and styled again, which is most of a screen
+        change's time; it is brought up to date with the answers instead."""
         if name in FRESH:
             return screen_class(module, name)()
-        made_from = (id(self.answers), id(self.cluster_info), self.bootstrap)
+        screen = self._installed_step(module, name)
+        if screen.is_mounted and self._shown_with.get(name) != self._answers_now():
+            sync_from_answers(screen)
+        return name
+
+    def _answers_now(self) -> tuple:
+        return self.answers.public(), dict(self.answers.secrets)
+
+    def _leaving(self, screen) -> None:
+        """What the answers were when a step screen was last on show: unchanged, it needs no sync."""
+        if self.is_screen_installed(screen):
+            self._shown_with[type(screen).__name__] = self._answers_now()
+
+    def _installed_step(self, module: str, name: str):
+        """The installed step screen, made anew when what it was made from changed: the answers
+        object (Start over), or for the ingress and storage screen the cluster read (the storage
+        classes it offers)."""
+        made_from = (id(self.answers), id(self.cluster_info) if module == "ingress_storage" else None)
         if (self.is_screen_installed(name) and self._made_with.get(name) != made_from
                 and self.get_screen(name) not in self.screen_stack):
             self._drop_screen(name)
         if not self.is_screen_installed(name):
             self.install_screen(screen_class(module, name)(), name)
             self._made_with[name] = made_from
-        elif self.get_screen(name).is_mounted:
-            sync_from_answers(self.get_screen(name))
-        return name
+        return self.get_screen(name)
+
+    def _make_ahead(self) -> None:
+        """While a step screen is read, make the next one in the background, so Next only shows it."""
+        if not self.is_running or not self.screen_stack:
+            return
+        names = [name for _module, name in STEPS]
+        here = type(self.screen_stack[-1]).__name__
+        if here not in names or names.index(here) + 1 >= len(STEPS):
+            return
+        module, name = STEPS[names.index(here) + 1]
+        if name in FRESH:
+            return
+        screen = self._installed_step(module, name)
+        if not screen.is_running:
+            self._get_screen(name)  # starts it: composed and mounted, not shown (Textual's own path for push)
+            # Laid out once mounted, at the size it will be shown: its first layout is not on Next.
+            self.set_timer(0.3, lambda: self._lay_out_ahead(screen))
+
+    def _lay_out_ahead(self, screen) -> None:
+        if screen.is_mounted and screen is not self.screen and self.is_running:
+            screen._refresh_layout(self.size)
+            screen._layout_required = False
 
     def _drop_screen(self, name: str) -> None:
         screen = self.get_screen(name)
@@ -145,12 +192,15 @@ class WizardApp(App[int]):
         names = [name for _module, name in STEPS]
         here = type(current).__name__
         following = names.index(here) + 1 if here in names else 0
+        self._leaving(current)
         self.push_screen(self.step_screen(*STEPS[following]))
+        self._make_ahead_soon()
 
     def go_back(self) -> None:
         from .welcome import WelcomeScreen
 
         if not isinstance(self.screen, WelcomeScreen) and len(self.screen_stack) > 2:
+            self._leaving(self.screen)
             self.pop_screen()
 
     def start_steps(self, at: str = "cluster") -> None:
@@ -159,6 +209,11 @@ class WizardApp(App[int]):
             self.push_screen(self.step_screen(module, name))
             if module == at:
                 break
+        self._make_ahead_soon()
+
+    def _make_ahead_soon(self) -> None:
+        """Once the screen just pushed is up and idle."""
+        self.set_timer(0.3, self._make_ahead)
 
     # --- saving as you go ---------------------------------------------------------------------------
     def answers_changed(self) -> None:
