@@ -13,9 +13,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from rich.markup import escape
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.worker import WorkerState
 
 from .session import Answers
 
@@ -46,6 +48,28 @@ def _default_read_openid(url, realm):
     return read_openid(url, realm)
 
 
+CRASH_LOG = "wizard-crash.log"
+
+# The step screen (module of STEPS) that asks the fields of each section of the answers.
+# Until branch fields' screens/session.first_problem_step lands (the screens' own field lists):
+# then first_problem_step below is that function.
+_SECTION_STEP = {"cluster": "cluster", "profile": "network", "network": "network", "tls": "network",
+                 "ingress": "ingress_storage", "storage": "ingress_storage", "registry": "registry",
+                 "auth": "login", "hub": "hub"}
+_PATH_STEP = {"network.expose": "ingress_storage"}
+
+
+def first_problem_step(answers: Answers) -> str | None:
+    """The first step screen (a module of STEPS) asking a field whose value the core refuses,
+    or None: where Continue opens."""
+    from wizard.settings import FIELDS
+
+    steps = [module for module, _name in STEPS]
+    found = {_PATH_STEP.get(spec.path, _SECTION_STEP.get(spec.path.split(".")[0])) for spec in FIELDS
+             if answers.problem(spec.path) is not None}
+    return next((step for step in steps if step in found), None)
+
+
 # Made fresh each time it is shown: it computes its plan when mounted.
 FRESH = {"ReviewScreen"}
 
@@ -69,7 +93,7 @@ def sync_from_answers(screen) -> None:
 
 
 class WizardApp(App[int]):
-    CSS_PATH = "wizard.tcss"
+    CSS_PATH = Path(__file__).with_name("wizard.tcss")  # also for a subclass defined elsewhere
     TITLE = "BinderHub wizard"
     BINDINGS = [
         Binding("ctrl+q", "request_quit", "Quit", priority=True,
@@ -109,6 +133,8 @@ class WizardApp(App[int]):
         self._save_timer = None
         self._save_lock = threading.Lock()
         self._unsaved = False  # typed answers not yet on disk (a save may be under way)
+        self.crash_log: Path | None = None  # where an unhandled exception's traceback was written
+        self._watch_workers()
         self._made_with: dict[str, tuple] = {}  # step screen -> what it was made from
         self._shown_with: dict[str, tuple] = {}  # step screen -> the answers when it was last left
 
@@ -204,10 +230,12 @@ class WizardApp(App[int]):
             self.pop_screen()
 
     def start_steps(self, at: str = "cluster") -> None:
-        """From the Welcome screen: push every step up to `at`, so Back walks through them."""
+        """From the Welcome screen: push every step up to `at`, so Back walks through them; but
+        stop at the first step with a problem (Continue opens where something must be fixed)."""
+        stop = first_problem_step(self.answers)
         for module, name in STEPS:
             self.push_screen(self.step_screen(module, name))
-            if module == at:
+            if module in (at, stop):
                 break
         self._make_ahead_soon()
 
@@ -250,7 +278,85 @@ class WizardApp(App[int]):
 
             self.push_screen(ConfirmQuit(), answered)
             return
+        unsaved = self.unsaved_secrets()
+        if unsaved:
+            from .dialogs import SaveSecrets
+
+            def chosen(choice: str | None) -> None:
+                if choice == "save":
+                    self.save_secrets_and_exit(unsaved)
+                elif choice == "discard":
+                    self.exit_saving()
+
+            self.push_screen(SaveSecrets(self.directory, sorted(unsaved)), chosen)
+            return
         self.exit_saving()
+
+    def unsaved_secrets(self) -> dict[str, str]:
+        """Secrets typed here (kept in memory until an export) that DIR/secret.yaml does not hold."""
+        from wizard.secretstore import SecretFileError, read_stored
+
+        try:
+            stored = read_stored(self.directory)
+        except SecretFileError:
+            stored = {}
+        return {path: value for path, value in self.answers.secrets.items()
+                if value and self.answers.applies(path) and stored.get(path) != value}
+
+    def save_secrets_and_exit(self, secrets: dict[str, str]) -> None:
+        """Through the core's secret store (0600, under the install lock); on failure the wizard
+        stays open and says why."""
+        from wizard.installdir import InstallDirError
+        from wizard.secretstore import SecretFileError, store
+        from wizard.state import LockHeld
+
+        try:
+            store(self.directory, secrets)
+        except (SecretFileError, LockHeld, InstallDirError, OSError) as err:
+            self.notify(f"The secrets were not saved: {redact_text(str(err))}", severity="error", timeout=30)
+            return
+        self.exit_saving()
+
+    # --- failures ----------------------------------------------------------------------------------
+    def _watch_workers(self) -> None:
+        """Every worker, whichever screen started it, ends through the worker manager's done
+        callback: the one place that sees them all (Worker.StateChanged does not bubble)."""
+        manager = self.workers
+        remove = manager._remove_worker
+
+        def finished(worker) -> None:
+            remove(worker)
+            if worker.state == WorkerState.ERROR and not worker.exit_on_error:  # the others crash the App
+                self.call_later(self.worker_failed, worker)
+
+        manager._remove_worker = finished
+
+    def worker_failed(self, worker) -> None:
+        """The one handler for a background task that failed: the error is shown (on the screen's
+        help line where it has one, and as a notification), its traceback goes to the crash log,
+        and the wizard stays usable, instead of a screen waiting forever for a result."""
+        from textual.widgets import Static
+
+        error = worker.error
+        log = write_crash_log(self.directory, error, self.answers, what=f"background task {worker.name!r}")
+        text = f"{worker.name} failed: {redact_text(str(error)) or type(error).__name__}"
+        for line in self.screen.query("#help").results(Static):
+            line.update(f"[red]✗ {escape(text)}[/red]")
+        self.notify(f"{text}\n(details: {log})", title="Something failed", severity="error", timeout=60)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual prints a traceback with local variables (answers, secrets) when it exits. The
+        # traceback goes to DIR/wizard-crash.log instead, masked; run() names it on stderr.
+        if self.crash_log is None:
+            self.crash_log = write_crash_log(self.directory, error, self.answers, what="the wizard")
+            try:
+                self.answers.save()  # what was typed is kept
+            except Exception:  # noqa: BLE001 - the crash is reported either way
+                pass
+        super()._handle_exception(error)
+
+    def _print_error_renderables(self) -> None:
+        self._exit_renderables.clear()  # the traceback is in the crash log, named by run()
 
     def on_unmount(self) -> None:
         # However the App ends, a running install is stopped cleanly: its stage is recorded as
@@ -279,7 +385,59 @@ class WizardApp(App[int]):
         self.call_from_thread(self.exit_saving, 1)
 
 
-def run(directory) -> int:
-    app = WizardApp(Path(directory))
-    code = app.run()
+def redact_text(text: str) -> str:
+    from wizard.redact import redact
+
+    return redact(text)
+
+
+def write_crash_log(directory: Path, error: BaseException, answers: Answers | None = None, *,
+                    what: str = "the wizard") -> Path:
+    """The traceback of `error` (no local variables), secrets masked with the core's masker (the
+    typed ones too), in DIR/wizard-crash.log (0600, appended), or in the temporary directory when
+    DIR cannot be written. Returns where it went."""
+    import datetime
+    import os
+    import tempfile
+    import traceback
+
+    from wizard import __version__, redact
+
+    if answers is not None:
+        redact.remember(*(value for value in answers.secrets.values() if isinstance(value, str)))
+    when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    text = redact.redact(f"--- {when}: {what} failed (binderhub-wizard {__version__})\n"
+                         + "".join(traceback.format_exception(type(error), error, error.__traceback__)))
+    for place in (directory, Path(tempfile.gettempdir())):
+        path = place / CRASH_LOG
+        try:
+            place.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+            try:
+                os.fchmod(fd, 0o600)
+                os.write(fd, text.encode("utf-8", "replace"))
+            finally:
+                os.close(fd)
+            return path
+        except OSError:
+            continue
+    return directory / CRASH_LOG
+
+
+def run(directory, *, app: WizardApp | None = None, headless: bool = False) -> int:
+    """The interactive wizard until it ends: its exit code. A crash (an unhandled exception in the
+    App or a task) exits 1 with the traceback in DIR/wizard-crash.log and one line on stderr."""
+    import sys
+
+    directory = Path(directory)
+    try:
+        app = app or WizardApp(directory)
+        code = app.run(headless=headless)
+        log = app.crash_log
+    except Exception as err:  # noqa: BLE001 - outside the App's own handling (making it, its driver)
+        log = write_crash_log(directory, err, getattr(app, "answers", None))
+    if log is not None:
+        print(f"wizard: crashed, sorry; the traceback is in {log} (secrets masked). Answers typed so far "
+              "are kept; run `wizard` again to go on.", file=sys.stderr)
+        return 1
     return code if isinstance(code, int) else 0
