@@ -136,7 +136,7 @@ class WizardApp(App[int]):
         self.crash_log: Path | None = None  # where an unhandled exception's traceback was written
         self._watch_workers()
         self._made_with: dict[str, tuple] = {}  # step screen -> what it was made from
-        self._shown_with: dict[str, tuple] = {}  # step screen -> the answers when it was last left
+        self._shown_with: dict[str, tuple] = {}  # step screen -> the answers it last showed
 
     @property
     def cluster_info(self):
@@ -169,7 +169,8 @@ class WizardApp(App[int]):
         return self.answers.public(), dict(self.answers.secrets)
 
     def _leaving(self, screen) -> None:
-        """What the answers were when a step screen was last on show: unchanged, it needs no sync."""
+        """The answers a step screen showed when it was left: unchanged when it is shown again, it
+        needs no sync."""
         if self.is_screen_installed(screen):
             self._shown_with[type(screen).__name__] = self._answers_now()
 
@@ -182,8 +183,11 @@ class WizardApp(App[int]):
                 and self.get_screen(name) not in self.screen_stack):
             self._drop_screen(name)
         if not self.is_screen_installed(name):
-            self.install_screen(screen_class(module, name)(), name)
+            screen = screen_class(module, name)()
+            screen._css_update_count = self._css_update_count  # styled as it mounts, with today's CSS
+            self.install_screen(screen, name)
             self._made_with[name] = made_from
+            self._shown_with[name] = self._answers_now()  # composed from them
         return self.get_screen(name)
 
     def _make_ahead(self) -> None:
@@ -204,7 +208,9 @@ class WizardApp(App[int]):
             self.set_timer(0.3, lambda: self._lay_out_ahead(screen))
 
     def _lay_out_ahead(self, screen) -> None:
-        if screen.is_mounted and screen is not self.screen and self.is_running:
+        """At the size it will be shown (Textual's private layout call: a screen not on show is
+        otherwise laid out only once shown, which is then most of Next's time)."""
+        if self.is_running and self.screen_stack and screen.is_mounted and screen not in self.screen_stack:
             screen._refresh_layout(self.size)
             screen._layout_required = False
 
@@ -253,6 +259,20 @@ class WizardApp(App[int]):
     def save_answers(self) -> None:
         self._save_timer = None
         self._save_worker(self.answers.public())
+        self._sync_ahead()
+
+    def _sync_ahead(self) -> None:
+        """Screens made ahead (installed, not on show) follow the answers as they change, in the
+        background, and are laid out again: Next then has nothing left to bring up to date."""
+        now = self._answers_now()
+        for _module, name in STEPS:
+            if not self.is_screen_installed(name) or self._shown_with.get(name) == now:
+                continue
+            screen = self.get_screen(name)
+            if screen.is_mounted and screen not in self.screen_stack:
+                sync_from_answers(screen)
+                self._shown_with[name] = now
+                self.set_timer(0.3, lambda screen=screen: self._lay_out_ahead(screen))
 
     @work(thread=True, group="save", exclusive=False, exit_on_error=False)
     def _save_worker(self, public: dict) -> None:

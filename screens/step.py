@@ -47,6 +47,13 @@ class StepScreen(Screen):
     def field(self, path: str, label: str, **kwargs) -> SettingField:
         return SettingField(path, label, self.answers, **kwargs)
 
+    def _on_screen_resume(self, event) -> None:
+        # Made once and shown again (screens/app.py): its widgets were styled when made, so unless
+        # the theme changed since, Textual's restyle of every widget on resume is skipped.
+        if self._css_update_count == self.app._css_update_count:
+            event.refresh_styles = False
+        self._css_update_count = self.app._css_update_count
+
     def on_mount(self) -> None:
         # After the first refresh: nested children (rows, buttons) are mounted by then.
         self.call_after_refresh(self.first_refresh)

@@ -80,3 +80,24 @@ async def test_a_new_cluster_read_makes_the_storage_screen_anew(tmp_path):
 
         offered = [value for _label, value in app.screen.query_one("#classes", Select)._options]
         assert "fast-ssd" in offered, offered
+
+
+@aio
+async def test_a_screen_made_before_a_theme_change_is_shown_in_the_new_theme(tmp_path):
+    app = make_app(tmp_path / "setup", answers=prefilled(tmp_path / "setup"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        app.start_steps("network")
+        await settle(pilot)
+        await wait_for(pilot, lambda: app.is_screen_installed("IngressStorageScreen")
+                       and app.get_screen("IngressStorageScreen").is_mounted)
+        made = app.get_screen("IngressStorageScreen")
+        before = made.query_one(".title").styles.background
+        await pilot.press("ctrl+t")  # the theme changes while that screen is not on show
+        await settle(pilot)
+        now = app.screen.query_one(".title").styles.background
+        assert now != before
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.screen is made)
+        await settle(pilot)
+        assert made.query_one(".title").styles.background == now
