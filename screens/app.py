@@ -207,12 +207,14 @@ class WizardApp(App[int]):
             # Laid out once mounted, at the size it will be shown: its first layout is not on Next.
             self.set_timer(0.3, lambda: self._lay_out_ahead(screen))
 
-    def _lay_out_ahead(self, screen) -> None:
+    def _lay_out_ahead(self, screen, again: bool = True) -> None:
         """At the size it will be shown (Textual's private layout call: a screen not on show is
         otherwise laid out only once shown, which is then most of Next's time)."""
         if self.is_running and self.screen_stack and screen.is_mounted and screen not in self.screen_stack:
             screen._refresh_layout(self.size)
             screen._layout_required = False
+            if again:  # widgets told their new size may ask for one more pass
+                self.set_timer(0.2, lambda: self._lay_out_ahead(screen, again=False))
 
     def _drop_screen(self, name: str) -> None:
         screen = self.get_screen(name)
