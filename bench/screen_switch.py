@@ -6,13 +6,15 @@ new screen is current and the app is idle. Medians of several changes.
 Two figures per change: "pilot" is the time until the pilot sees the app idle again (what a test
 waits; it includes Textual's idle detection, which sleeps in 20 ms slices, so a bare switch costs
 about 0.1 s here); "painted" is from the key to the last paint of the new screen (the compositor's
-last update, recorded as it happens), which leaves the harness out. Before each Next the screen
+last update, recorded as it happens), which leaves the harness out; "cpu" is this process's CPU
+time meanwhile (less sensitive to other processes on a shared machine). Before each Next the screen
 stays up for READING seconds after a field on it was typed into, as a person fills a screen (the
-wizard makes the next screen meanwhile, and brings it up to date with the answers).
+wizard makes the next screen meanwhile, and brings it up to date with the answers); --reading 0
+presses Next as soon as the typing is processed.
 
 Issue 11 target (on the pilot figures, first visits and later ones): a screen change under 0.15 s
 and at most 2x the bare switch.
-Run: .venv/bin/python bench/screen_switch.py [--runs N] [--profile FILE]
+Run: .venv/bin/python bench/screen_switch.py [--runs N] [--reading SECONDS] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -149,7 +151,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="changes per pair of screens (default 5)")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the wizard's changes to this file")
+    parser.add_argument("--reading", type=float, default=READING,
+                        help=f"seconds each screen is up before Next (default {READING})")
     args = parser.parse_args()
+    globals()["READING"] = args.reading
     asyncio.run(bare_switches(2))  # warm imports and caches for both
     asyncio.run(wizard_switches(1))  # (a new App each run: screens are made anew)
     bare, bare_painted, bare_cpu = medians(asyncio.run(bare_switches(args.runs * len(CHANGES))))
