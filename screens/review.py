@@ -110,9 +110,16 @@ class ReviewScreen(Screen):
             self.export(False)
 
     def action_install(self) -> None:
-        if not self.query_one("#install", Button).disabled:
-            self.query_one("#install", Button).disabled = True
-            self.export(True)
+        if self.query_one("#install", Button).disabled:
+            return
+        from .dialogs import ConfirmInstall
+
+        def answered(install: bool | None) -> None:
+            if install:
+                self.query_one("#install", Button).disabled = True
+                self.export(True)
+
+        self.app.push_screen(ConfirmInstall.of(self.app.directory, getattr(self, "data", None)), answered)
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
     def export(self, then_install: bool) -> None:

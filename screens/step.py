@@ -9,9 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 from .fields import SettingField
+from .footer import Footer
 from .session import STEP_FIELDS, asked_after
 
 STEP_NAMES = tuple(STEP_FIELDS)  # step 1 is the first
@@ -25,6 +26,9 @@ class StepScreen(Screen):
     ]
     STEP = 0
     TITLE_TEXT = ""
+    # Not Textual's automatic focus: it would focus the scrolling body first, restyling every field
+    # under it, then again when the first field takes the focus (first_refresh).
+    AUTO_FOCUS = ""
 
     @property
     def answers(self):
@@ -45,6 +49,13 @@ class StepScreen(Screen):
 
     def field(self, path: str, label: str, **kwargs) -> SettingField:
         return SettingField(path, label, self.answers, **kwargs)
+
+    def _on_screen_resume(self, event) -> None:
+        # Made once and shown again (screens/app.py): its widgets were styled when made, so unless
+        # the theme changed since, Textual's restyle of every widget on resume is skipped.
+        if self._css_update_count == self.app._css_update_count:
+            event.refresh_styles = False
+        self._css_update_count = self.app._css_update_count
 
     def on_mount(self) -> None:
         # After the first refresh: nested children (rows, buttons) are mounted by then.

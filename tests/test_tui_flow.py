@@ -7,7 +7,7 @@ import asyncio
 import json
 import threading
 
-from tests.test_tui_support import (FakePlan, aio, choose, field, make_app, message, prefilled, present,
+from tests.test_tui_support import (FakePlan, aio, choose, field, install, make_app, message, prefilled, present,
                                     settle, tick, type_into, wait_for)
 from wizard import validate as v
 from wizard.settings import check_field
@@ -148,7 +148,7 @@ async def to_review(pilot) -> None:
 async def install_until_failed(pilot, plan: FakePlan) -> None:
     app = pilot.app
     await to_review(pilot)
-    await pilot.click("#install")
+    await install(pilot)
     await wait_for(pilot, lambda: type(app.screen).__name__ == "ProgressScreen")
     await wait_for(pilot, lambda: app.screen.query_one("#failure").display)
 
@@ -198,7 +198,7 @@ async def test_ctrl_q_mid_install_asks_keeps_the_state_and_the_next_run_continue
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await to_review(pilot)
-            await pilot.click("#install")
+            await install(pilot)
             await wait_for(pilot, plan.started["binderhub"].is_set)
             await pilot.press("ctrl+q")
             await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmQuit")
@@ -229,7 +229,7 @@ async def test_ctrl_q_mid_install_asks_keeps_the_state_and_the_next_run_continue
         # plans no command (only what the resume will really run is listed).
         assert "storage       done; checks pass" in plan_text
         assert "[storage]" not in plan_text and "[binderhub] helm upgrade" in plan_text
-        await pilot.click("#install")
+        await install(pilot)
         await wait_for(pilot, lambda: type(resumed.screen).__name__ == "DoneScreen")
     assert again.applied == ["binderhub", "endpoints"]
 

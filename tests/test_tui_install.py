@@ -12,7 +12,7 @@ import os
 import pytest
 
 from tests.install_harness import chart_sources, install_cluster, make_real_install  # noqa: F401
-from tests.test_tui_support import aio, choose, present, settle, tick, type_into, wait_for
+from tests.test_tui_support import aio, choose, install, present, settle, tick, type_into, wait_for
 
 
 @pytest.mark.slow
@@ -86,7 +86,7 @@ async def _drive(app, run, node: str, info, address: str) -> None:
         assert "config.yaml" in plan_text and "helm upgrade --install binder" in plan_text
         answers_text = str(app.screen.query_one("#answers").render())
         assert "example-client-secret" not in answers_text and "****" in answers_text
-        await pilot.click("#install")
+        await install(pilot)
         await wait_for(pilot, lambda: type(app.screen).__name__ in ("DoneScreen",) or (
             type(app.screen).__name__ == "ProgressScreen" and app.screen.query_one("#failure").display), timeout=240)
         if type(app.screen).__name__ != "DoneScreen":

@@ -189,3 +189,10 @@ def aio(test):
     def run(*args, **kwargs):
         return asyncio.run(test(*args, **kwargs))
     return run
+
+
+async def install(pilot) -> None:
+    """Install on the review screen, confirmed in the dialog it opens."""
+    await pilot.click("#install")
+    await wait_for(pilot, lambda: present(pilot.app, "#confirm-install"))
+    await pilot.click("#confirm-install")

@@ -182,8 +182,15 @@ def _command(args: argparse.Namespace) -> int:
 
 def _interactive(directory: Path) -> int:
     """Hand over to the interactive wizard, which the UI package registers as an entry point: the
-    core never imports the UI, and a core installed without it says so instead of failing."""
+    core never imports the UI, and a core installed without it says so instead of failing.
+    Without a terminal (stdin or stdout not a tty: a pipe, a CI job, cron) it says so: a full-
+    screen UI there would hang or print escape codes."""
     from importlib.metadata import entry_points
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("wizard: the interactive wizard needs a terminal (stdin and stdout); without one use "
+              "`wizard export` or `wizard install` with an answers file (see --help)", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
     found = list(entry_points(group="binderhub_wizard.ui"))
     if not found:

@@ -96,3 +96,36 @@ def values(all_secrets: dict[str, str]) -> dict:
             node = node.setdefault(part, {})
         node[location[-1]] = all_secrets[key]
     return tree
+
+
+def store(directory: Path, given: dict[str, str]) -> list[str]:
+    """Write secrets typed but not yet exported into DIR/secret.yaml now, at their chart keys,
+    keeping everything else the file holds: 0600, atomically, under the install lock (so never
+    beside a running install or export). The next export reads them back like any stored secret.
+    A file that cannot be read is refused (SecretFileError), never overwritten. Returns the answer
+    paths written."""
+    from . import __version__
+    from .installdir import write_atomic
+    from .state import InstallLock
+
+    known = {path: value for path, value in given.items() if path in LOCATIONS and isinstance(value, str) and value}
+    if not known:
+        return []
+    redact.remember(*known.values())
+    path = directory / SECRET_FILE
+    with InstallLock(directory):
+        read_stored(directory)  # the same checks as every reader: raises on a file it cannot read
+        try:
+            tree = yamlio.loads(read_private(path).decode("utf-8")) or {}
+        except FileNotFoundError:
+            tree = {}
+        for key, value in known.items():
+            node = tree
+            for part in LOCATIONS[key][:-1]:
+                if not isinstance(node.get(part), dict):
+                    node[part] = {}
+                node = node[part]
+            node[LOCATIONS[key][-1]] = value
+        write_atomic(path, f"# Written by binderhub-wizard {__version__}. Secrets: keep this file private "
+                           "(mode 0600). Reused on every re-run.\n" + yamlio.dumps(tree), 0o600)
+    return sorted(known)
