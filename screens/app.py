@@ -50,26 +50,6 @@ def _default_read_openid(url, realm):
 
 CRASH_LOG = "wizard-crash.log"
 
-# The step screen (module of STEPS) that asks the fields of each section of the answers.
-# Until branch fields' screens/session.first_problem_step lands (the screens' own field lists):
-# then first_problem_step below is that function.
-_SECTION_STEP = {"cluster": "cluster", "profile": "network", "network": "network", "tls": "network",
-                 "ingress": "ingress_storage", "storage": "ingress_storage", "registry": "registry",
-                 "auth": "login", "hub": "hub"}
-_PATH_STEP = {"network.expose": "ingress_storage"}
-
-
-def first_problem_step(answers: Answers) -> str | None:
-    """The first step screen (a module of STEPS) asking a field whose value the core refuses,
-    or None: where Continue opens."""
-    from wizard.settings import FIELDS
-
-    steps = [module for module, _name in STEPS]
-    found = {_PATH_STEP.get(spec.path, _SECTION_STEP.get(spec.path.split(".")[0])) for spec in FIELDS
-             if answers.problem(spec.path) is not None}
-    return next((step for step in steps if step in found), None)
-
-
 # Made fresh each time it is shown: it computes its plan when mounted.
 FRESH = {"ReviewScreen"}
 
@@ -242,6 +222,8 @@ class WizardApp(App[int]):
     def start_steps(self, at: str = "cluster") -> None:
         """From the Welcome screen: push every step up to `at`, so Back walks through them; but
         stop at the first step with a problem (Continue opens where something must be fixed)."""
+        from .session import first_problem_step
+
         stop = first_problem_step(self.answers)
         for module, name in STEPS:
             self.push_screen(self.step_screen(module, name))
