@@ -199,6 +199,7 @@ def test_load_balancer_status_written_checked_lost_reported_restored_and_unreach
         assert cause in line
 
 
+@pytest.mark.slow  # two installs of the real Traefik chart on the real control plane
 def test_external_ips_installs_where_allowed_then_moves_to_load_balancer(real_kube_env, traefik_release, tmp_path, controller_standin):
     env, directory = real_kube_env, tmp_path / "setup"
     done = install_ingress(env, directory, answers_file(tmp_path, "external-ips"), controller_standin.port)

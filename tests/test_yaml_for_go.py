@@ -169,6 +169,8 @@ def _json(data):
 
 
 # No shrinking: each example is a batch of eight, and the assertion names the field and the value.
+# Slow: helm renders the real chart and a Go program reads it back, four batches (about 30 s).
+@pytest.mark.slow
 @hsettings(max_examples=4, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(batch=st.lists(special_answers(), min_size=8, max_size=8))
