@@ -89,8 +89,12 @@ async def test_a_screen_made_before_a_theme_change_is_shown_in_the_new_theme(tmp
         await pilot.pause()
         app.start_steps("network")
         await settle(pilot)
-        await wait_for(pilot, lambda: app.is_screen_installed("IngressStorageScreen")
-                       and app.get_screen("IngressStorageScreen").is_mounted)
+        # Made ahead from the cluster read: a read that lands later makes it again (its storage
+        # classes), so wait for the one made from the read the app holds (under load the read can
+        # come after the first one was made).
+        await wait_for(pilot, lambda: app.cluster_info is not None and app.is_screen_installed("IngressStorageScreen")
+                       and app.get_screen("IngressStorageScreen").is_mounted
+                       and app._made_with.get("IngressStorageScreen", (None, None))[1] == id(app.cluster_info))
         made = app.get_screen("IngressStorageScreen")
         before = made.query_one(".title").styles.background
         await pilot.press("ctrl+t")  # the theme changes while that screen is not on show
