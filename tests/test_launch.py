@@ -189,3 +189,49 @@ def test_the_stage_shows_phases_as_notes_and_fails_as_a_check(tmp_path):
         with pytest.raises(CheckFailed) as failed:
             run_check(ctx_for(standin))
     assert failed.value.check == "launch" and "(phase building)" in failed.value.problem
+
+
+def test_verify_leaves_the_launch_out_unless_asked_and_runs_it_when_asked_even_if_disabled():
+    """`wizard verify` checks the plan without the launch stage; `--launch` adds the stage, whose
+    check then launches even in verify's dry-run context, and even with launch.enabled false."""
+    from wizard.launch import verify_check, verify_plan
+    from wizard.stages import plan
+
+    raw = {"profile": "local", "network": {"public_ip": "203.0.113.10"}, "registry": {"type": "none"},
+           "auth": {"type": "none"}}
+    on = load_answers(raw).settings
+    off = load_answers({**raw, "launch": {"enabled": False}}).settings
+    assert [stage.name for stage in plan(on)][-2:] == ["endpoints", "launch"]
+    assert "launch" not in [stage.name for stage in plan(off)]
+    assert "launch" not in [stage.name for stage in verify_plan(False)(on)]
+    for settings in (on, off):
+        stages = verify_plan(True)(settings)
+        assert stages[-1].name == "launch" and stages[-1].verify is verify_check
+        assert stages[-1].needs == ("endpoints",)
+
+
+def test_the_plans_launch_stage_starts_nothing_in_a_dry_run():
+    """The preview (install --dry-run) runs the stage's check read-only: it must not launch."""
+    from wizard.stages import plan
+
+    settings = load_answers({"profile": "local", "network": {"public_ip": "203.0.113.10"},
+                             "registry": {"type": "none"}, "auth": {"type": "none"}}).settings
+    stage = plan(settings)[-1]
+    notes = []
+    ctx = SimpleNamespace(runner=SimpleNamespace(dry_run=True), notify=lambda stage, message: notes.append(message))
+    stage.verify(ctx)  # would fail reaching 203.0.113.10 if it launched
+    assert stage.checks_only and stage.skippable and "not run in a dry run" in notes[0]
+
+
+@pytest.mark.parametrize("path,value,why", [
+    ("launch.repository", "binder-examples", "is not ORG/NAME of a GitHub repository"),
+    ("launch.repository", "https://github.com/a/b", "is not ORG/NAME of a GitHub repository"),
+    ("launch.ref", "../etc", "is not a git branch, tag or commit"),
+    ("launch.timeout", 5, "is out of range"),
+    ("launch.enabled", "yes", "is not true or false"),
+])
+def test_bad_launch_answers_are_refused_naming_the_field(path, value, why):
+    section, key = path.split(".")
+    result = load_answers({"profile": "local", "network": {"public_ip": "203.0.113.10"},
+                           "registry": {"type": "none"}, "auth": {"type": "none"}, section: {key: value}})
+    assert [(p.path, p.why) for p in result.problems] == [(path, why)]
