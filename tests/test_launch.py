@@ -235,3 +235,12 @@ def test_bad_launch_answers_are_refused_naming_the_field(path, value, why):
     result = load_answers({"profile": "local", "network": {"public_ip": "203.0.113.10"},
                            "registry": {"type": "none"}, "auth": {"type": "none"}, section: {key: value}})
     assert [(p.path, p.why) for p in result.problems] == [(path, why)]
+
+
+def test_phase_times_follow_the_stream():
+    """build runs from the request to the first `pushing`, push to `built`, launch to `ready`:
+    with 0.2 s before each of the nine events, 1.0 s, 0.2 s and 0.6 s."""
+    with BinderHubStandin(TOKEN, scopes("none"), script=success_script(0.2)) as standin:
+        report = check(standin, login=False).run()
+    assert report.spans == pytest.approx({"build": 1.0, "push": 0.2, "launch": 0.6}, abs=0.15)
+    assert report.own < 0.5 and report.stream == pytest.approx(1.8, abs=0.2)

@@ -310,6 +310,7 @@ class LaunchCheck:
         t = self.target
         url = f"{t.binder}build/gh/{quote(t.repository, safe='/')}/{quote(t.ref, safe='')}"
         clock = PhaseClock()
+        clock.see("waiting", 0.0)  # until the first event: BinderHub resolves the ref, looks for the image
         sent = time.monotonic()
         deadline = sent + t.timeout
         phase = "request"
@@ -342,7 +343,7 @@ class LaunchCheck:
                     phase = str(data.get("phase", "unknown"))
                     event = BuildEvent(phase, str(data.get("message", "")), data, round(at, 3))
                     self.events.append(event)
-                    new = clock.see(phase, at)
+                    new = clock.see(phase, at) or len(self.events) == 1
                     self.on_event(event, new)
                     if phase in FAILED:
                         raise LaunchFailed(f"BinderHub reported the launch failed: "
