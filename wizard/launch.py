@@ -95,9 +95,10 @@ class LaunchReport:
         return max(0.0, self.total - self.stream)
 
     def summary(self) -> str:
+        """The phase times first: the progress screen's note column shows the start of the line."""
         spans = ", ".join(f"{name} {self.spans.get(name, 0.0):.1f} s" for name in SPANS)
-        return (f"{self.repository}@{self.ref} launched and answered ({self.kernels} kernel(s) running): {spans}; "
-                f"BinderHub {self.stream:.1f} s, the check's own work {self.own:.1f} s")
+        return (f"ready in {self.stream:.1f} s: {spans}; own work {self.own:.1f} s; {self.repository}@{self.ref} "
+                f"launched, its server answered ({self.kernels} kernel(s)), then removed")
 
 
 # --- the event stream ----------------------------------------------------------------------------
