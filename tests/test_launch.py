@@ -5,6 +5,7 @@ workflow does, .github/workflows/e2e.yml)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -97,7 +98,7 @@ def test_a_failed_build_reports_its_phase_last_events_and_cause_without_waiting_
     report = failure.value.report()
     assert failure.value.phase == "building" and explained == ["building"]
     assert "numpy==0.0.1" in report and "last events:" in report and "fetching:" in report
-    assert report.endswith("cause: the requirements pin a version that does not exist")
+    assert report.endswith("cause: the requirements pin a version that does not exist\n")
 
 
 def test_a_failed_launch_is_reported_in_the_launching_phase_and_the_user_is_removed():
@@ -244,3 +245,38 @@ def test_phase_times_follow_the_stream():
         report = check(standin, login=False).run()
     assert report.spans == pytest.approx({"build": 1.0, "push": 0.2, "launch": 0.6}, abs=0.15)
     assert report.own < 0.5 and report.stream == pytest.approx(1.8, abs=0.2)
+
+
+def test_wizard_verify_launch_prints_each_phase_and_the_times(tmp_path, monkeypatch, capsys):
+    """`wizard verify --launch` through the real CLI and session, with DIR's generated service token
+    (secret.yaml) and --resolve to the stand-in; the cluster's stages are left out of the plan
+    (no cluster here), so the launch check is what runs. Failure exits 1 naming the phase."""
+    import yaml as pyyaml
+
+    from wizard import stages
+    from wizard.cli import main
+    from wizard.secretstore import read_stored
+
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(pyyaml.safe_dump({"profile": "local", "network": {"public_ip": "203.0.113.10"},
+                                         "registry": {"type": "none"}, "auth": {"type": "none"}}))
+    directory = tmp_path / "setup"
+    assert main(["export", "--answers", str(answers), "--dir", str(directory)]) == 0
+    token = read_stored(directory)["generated.launch_check_token"]
+    monkeypatch.setattr(stages, "plan", lambda settings, bootstrap=False: [])
+    for script, code in ((success_script(), 0), (build_failure_script(), 1)):
+        with BinderHubStandin(token, scopes("none"), prefix="/jupyter/", script=script) as standin:
+            standin.url = "http://203.0.113.10/"
+            capsys.readouterr()
+            assert main(["verify", "--launch", "--dir", str(directory),
+                         "--resolve", f"203.0.113.10:127.0.0.1:{standin.port}"]) == code
+            out = capsys.readouterr().out
+            assert standin.hub.users == {}
+        assert "[launch] asking BinderHub to build and launch binder-examples/requirements@HEAD" in out
+        assert re.search(r"\[launch\] +\d+\.\ds fetching: ", out)
+        if code == 0:
+            assert re.search(r"\[launch\] ready in [\d.]+ s: build [\d.]+ s, push [\d.]+ s, launch [\d.]+ s", out)
+            assert "1 of 1 stages pass their checks" in out
+        else:
+            assert "(phase building)" in out and "last events:" in out
+    assert token not in out

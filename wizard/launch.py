@@ -58,7 +58,8 @@ class LaunchFailed(Exception):
             lines += [f"  {event.line()}" for event in self.events]
         if self.cause:
             lines.append(f"cause: {self.cause}")
-        return "\n".join(lines)
+        # A next step is joined after the report (" — ..."): on a line of its own, not after an event.
+        return "\n".join(lines) + ("\n" if len(lines) > 1 else "")
 
 
 class Cancelled(Exception):
