@@ -110,10 +110,12 @@ def test_a_failed_launch_is_reported_in_the_launching_phase_and_the_user_is_remo
     assert "took too long to launch" in failure.value.problem
 
 
-def test_no_ready_within_the_timeout_fails_with_the_phase_reached():
-    """Keepalives keep the connection busy but are no progress: the check's own deadline ends it."""
+@pytest.mark.parametrize("keepalive", [0.2, None], ids=["keepalives", "silent"])
+def test_no_ready_within_the_timeout_fails_with_the_phase_reached(keepalive):
+    """Keepalives keep the connection busy but are no progress, and a silent stream sends nothing
+    at all: either way the check's own deadline ends it, not the socket's 60 s."""
     script = success_script()[:3] + [(30.0, {"phase": "building", "message": "never"})]
-    with BinderHubStandin(TOKEN, scopes("none"), script=script, keepalive=0.2) as standin:
+    with BinderHubStandin(TOKEN, scopes("none"), script=script, keepalive=keepalive) as standin:
         started = time.monotonic()
         with pytest.raises(LaunchFailed) as failure:
             check(standin, login=False, timeout=1.5).run()
@@ -280,3 +282,17 @@ def test_wizard_verify_launch_prints_each_phase_and_the_times(tmp_path, monkeypa
         else:
             assert "(phase building)" in out and "last events:" in out
     assert token not in out
+
+
+def test_a_cancel_stops_a_silent_stream_at_once():
+    """Ctrl+C (ctx.cancel) while BinderHub says nothing: the check ends within a second."""
+    from wizard.launch import Cancelled
+
+    started = time.monotonic()
+    script = success_script()[:2] + [(30.0, {"phase": "building", "message": "never"})]
+    with BinderHubStandin(TOKEN, scopes("none"), script=script) as standin:
+        with pytest.raises(Cancelled):
+            check(standin, login=False, cancelled=lambda: time.monotonic() - started > 0.5).run()
+        took = time.monotonic() - started
+        assert standin.hub.users == {}
+    assert took < 1.5

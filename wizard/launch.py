@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -201,7 +203,11 @@ class Http:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
             conn.request(method, path, body=payload, headers=headers)
-            return conn, conn.getresponse()
+            sock = conn.sock
+            response = conn.getresponse()
+            # The connection lets go of its socket when the answer closes it; the reader keeps it.
+            response.socket = sock  # type: ignore[attr-defined]
+            return conn, response
         except BaseException:
             conn.close()
             raise
@@ -321,24 +327,49 @@ class LaunchCheck:
         except OSError as err:
             raise LaunchFailed(f"{url} did not answer ({err.__class__.__name__}: {err})", phase, [],
                                "check the endpoints stage: BinderHub must answer first") from None
+        watching = threading.Event()
         try:
             if response.status != 200:
                 body = response.read(2000).decode("utf-8", "replace").strip()
                 raise LaunchFailed(f"{url} answered HTTP {response.status}, not an event stream: {body[:200]}",
                                    phase, [], "a 403 with login means the user's token was not accepted")
 
+            def stopped() -> bool:
+                return self.cancelled() or time.monotonic() > deadline
+
+            def check_stopped() -> None:
+                if self.cancelled():
+                    raise Cancelled()
+                if time.monotonic() > deadline:
+                    raise LaunchFailed(f"no `ready` within {t.timeout:.0f} s (launch.timeout)", phase,
+                                       list(self.events), "a first build can take long: raise launch.timeout")
+
             def lines() -> Iterator[bytes]:
                 while True:
-                    if self.cancelled():
-                        raise Cancelled()
-                    if time.monotonic() > deadline:
-                        raise LaunchFailed(f"no `ready` within {t.timeout:.0f} s (launch.timeout)", phase,
-                                           list(self.events), "a first build can take long: raise launch.timeout")
-                    line = response.readline()
+                    check_stopped()
+                    try:
+                        line = response.readline()
+                    except OSError:
+                        if not stopped():
+                            raise
+                        line = b""
+                    check_stopped()
                     if not line:
                         return
                     yield line
 
+            # A silent stream (no event, no keepalive) must not outlast a cancel or the deadline:
+            # the watcher shuts the socket, so the read returns at once.
+            def watch() -> None:
+                while not watching.wait(0.1):
+                    if stopped():
+                        try:
+                            response.socket.shutdown(socket.SHUT_RDWR)
+                        except (OSError, AttributeError):
+                            pass
+                        return
+
+            threading.Thread(target=watch, name="launch-watch", daemon=True).start()
             try:
                 for data in read_events(lines()):
                     at = time.monotonic() - sent
@@ -358,6 +389,7 @@ class LaunchCheck:
                 raise LaunchFailed(f"the event stream broke off ({err.__class__.__name__}: {err})", phase,
                                    list(self.events), "run the check again; see the binder pod's log") from None
         finally:
+            watching.set()
             conn.close()
         raise LaunchFailed("the event stream ended before `ready`", phase, list(self.events),
                            "see the binder pod's log")
