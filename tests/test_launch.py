@@ -296,3 +296,12 @@ def test_a_cancel_stops_a_silent_stream_at_once():
         took = time.monotonic() - started
         assert standin.hub.users == {}
     assert took < 1.5
+
+
+def test_a_user_left_by_an_interrupted_check_is_removed_before_the_new_launch():
+    with BinderHubStandin(TOKEN, scopes("keycloak"), login=True) as standin:
+        standin.hub.users[CHECK_USER] = {"servers": {SERVER_NAME: "left over"}}
+        check(standin, login=True).run()
+        assert standin.hub.users == {}
+        calls = standin.hub.calls
+    assert calls[:3] == [f"POST users/{CHECK_USER}", f"DELETE users/{CHECK_USER}", f"POST users/{CHECK_USER}"]

@@ -299,7 +299,10 @@ class LaunchCheck:
                                "run `wizard export` (it generates the token), then `wizard install`")
         user = quote(CHECK_USER, safe="")
         status, body = self.http.call("POST", _api(t, f"users/{user}"), t.service_token)
-        if status not in (201, 409):  # 409: left by an interrupted check; it is removed at the end
+        if status == 409:  # left by an interrupted check, perhaps with its server: start afresh
+            self._delete_user(CHECK_USER)
+            status, body = self.http.call("POST", _api(t, f"users/{user}"), t.service_token)
+        if status != 201:
             raise self._hub_refused("create the throwaway user", status, body)
         status, body = self.http.call("POST", _api(t, f"users/{user}/tokens"), t.service_token,
                                       {"note": "binderhub-wizard launch check", "expires_in": int(t.timeout) + 300,
@@ -423,12 +426,18 @@ class LaunchCheck:
         path = f"users/{name}/servers/{quote(server, safe='')}?remove=true" if server else f"users/{name}/server"
         if server_url:
             self.http.call("DELETE", _api(t, path), t.service_token)
+        return self._delete_user(user)
+
+    def _delete_user(self, user: str) -> bool:
+        t = self.target
+        name = quote(user, safe="")
         deadline = time.monotonic() + 60
         while True:
-            status, body = self.http.call("DELETE", _api(t, f"users/{name}"), t.service_token)
+            status, _body = self.http.call("DELETE", _api(t, f"users/{name}"), t.service_token)
             if status in (204, 404):
                 return True
-            if status != 400 or time.monotonic() > deadline:  # 400: its server is still stopping
+            # 400: its server is still stopping; after a Ctrl+C, no waiting for it
+            if status != 400 or time.monotonic() > deadline or self.cancelled():
                 self.on_note(f"could not remove the throwaway user {user}: HTTP {status}")
                 return False
             time.sleep(0.5)
