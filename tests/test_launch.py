@@ -305,3 +305,19 @@ def test_a_user_left_by_an_interrupted_check_is_removed_before_the_new_launch():
         assert standin.hub.users == {}
         calls = standin.hub.calls
     assert calls[:3] == [f"POST users/{CHECK_USER}", f"DELETE users/{CHECK_USER}", f"POST users/{CHECK_USER}"]
+
+
+def test_a_hub_that_does_not_answer_is_a_launch_failure_not_a_crash():
+    """Nothing listens: the login step fails as a LaunchFailed naming the hub, and the clean-up's
+    own failure is a note, not an exception that would hide it."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    notes = []
+    target = Target(url, url, "binder-examples/requirements", "HEAD", TOKEN, True, 5)
+    with pytest.raises(LaunchFailed) as failure:
+        LaunchCheck(target, Http(timeout=2), on_note=notes.append).run()
+    assert failure.value.phase == "login" and failure.value.problem.startswith("the hub did not answer")
+    assert notes and "could not remove" in notes[0]

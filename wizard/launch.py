@@ -271,14 +271,22 @@ class LaunchCheck:
         started = time.monotonic()
         user_token = None
         server_url = ""
+        step = "login"
         try:
-            if t.login:
-                user_token = self._throwaway_user()
-            ready, report.stream, report.phases = self._follow(user_token)
-            report.spans = spans(report.phases)
-            server_url = str(ready.get("url", ""))
-            report.server_url = server_url
-            report.kernels = self._open_server(server_url, str(ready.get("token", "")))
+            try:
+                if t.login:
+                    user_token = self._throwaway_user()
+                step = "request"
+                ready, report.stream, report.phases = self._follow(user_token)
+                step = "ready"
+                report.spans = spans(report.phases)
+                server_url = str(ready.get("url", ""))
+                report.server_url = server_url
+                report.kernels = self._open_server(server_url, str(ready.get("token", "")))
+            except (OSError, http.client.HTTPException) as err:
+                raise LaunchFailed(f"{'the hub' if step == 'login' else 'the launched server'} did not answer "
+                                   f"({err.__class__.__name__}: {err})", step, list(self.events),
+                                   "check the endpoints stage, then run the check again") from None
         except LaunchFailed as failure:
             if self.explain is not None:
                 try:
@@ -287,7 +295,10 @@ class LaunchCheck:
                     failure.cause = f"(the analyzer failed: {err.__class__.__name__})"
             raise
         finally:
-            report.cleaned = self._clean_up(server_url)
+            try:
+                report.cleaned = self._clean_up(server_url)
+            except (OSError, http.client.HTTPException) as err:
+                self.on_note(f"could not remove the launched server and its user: the hub did not answer ({err})")
             report.total = time.monotonic() - started
         return report
 
