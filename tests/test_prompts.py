@@ -105,6 +105,7 @@ def test_the_advanced_walk_takes_three_nodes_and_decimal_cpus():
         ENTER, ENTER,                   # cpu and memory limits
         BACKSPACE * 3 + "250m" + ENTER,  # cpu guarantee, in Kubernetes' milli-CPUs
         ENTER,
+        "y", ENTER, ENTER, ENTER,       # the launch check: on, its repository, ref, timeout
     ]
     raw = run_prompts(keys)
     assert raw is not None

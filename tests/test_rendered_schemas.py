@@ -71,9 +71,9 @@ def test_the_schema_check_catches_an_outdated_key(binderhub_schema, z2jh_schema)
 
 def test_no_secret_in_config_yaml():
     raw = variant("postgres-existing-storage")
-    files = render(raw, token=iter(["a" * 64, "b" * 64]).__next__)
+    files = render(raw, token=iter(["a" * 64, "b" * 64, "c" * 64]).__next__)
     config = files["config.yaml"].content
-    for secret in ("registry-pass", "client-secret-value", "db-pass", "a" * 64, "b" * 64):
+    for secret in ("registry-pass", "client-secret-value", "db-pass", "a" * 64, "b" * 64, "c" * 64):
         assert secret not in config
         assert secret in files["secret.yaml"].content
     assert files["secret.yaml"].mode == 0o600

@@ -79,6 +79,8 @@ async def _drive(app, run, node: str, info, address: str) -> None:
         await tick(pilot, "auth.allow_all", True)
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: present(app, "#f-hub-named-servers"))
+        # No launch check: the test cluster's pods run no processes, so nothing could launch.
+        await tick(pilot, "launch.enabled", False)
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: present(app, "#install") and not app.screen.query_one("#install").disabled,
                        timeout=60)

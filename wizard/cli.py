@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="run every check against the live cluster; change nothing")
     _dir_option(verify)
     _cluster_options(verify)
+    verify.add_argument("--launch", action="store_true",
+                        help="also the launch check: BinderHub builds and launches launch.repository, the check "
+                             "opens the server's API, then stops it and removes its user (minutes on a first build)")
     return parser
 
 
@@ -173,7 +176,7 @@ def _command(args: argparse.Namespace) -> int:
         if args.command == "status":
             return install.status(args.dir)
         if args.command == "verify":
-            return install.verify(args.dir, _options(args))
+            return install.verify(args.dir, _options(args), launch=args.launch)
         return install.install(args.dir, args.answers, yes=args.yes, dry_run=args.dry_run,
                                from_stage=args.from_stage, only=args.only, options=_options(args),
                                verbose=args.verbose, bootstrap=args.bootstrap, regenerate=args.regenerate_secrets)

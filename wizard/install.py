@@ -174,9 +174,11 @@ def status(directory: Path) -> int:
     return EXIT_OK
 
 
-def verify(directory: Path, options: Options) -> int:
+def verify(directory: Path, options: Options, launch: bool = False) -> int:
+    from .launch import verify_plan  # without --launch the plan leaves the launch stage out
+
     try:
-        result = InstallSession(directory, options=options, listener=_printer()).verify()
+        result = InstallSession(directory, options=options, listener=_printer(), plan=verify_plan(launch)).verify()
     except REFUSED as err:
         print(f"verify: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -21,15 +21,18 @@ LOCATIONS: dict[str, tuple[str, ...]] = {
     "auth.client_secret": ("jupyterhub", "hub", "config", "GenericOAuthenticator", "client_secret"),
     "registry.password": ("registry", "password"),
     "hub.database.password": ("jupyterhub", "hub", "db", "password"),
+    "generated.launch_check_token": ("jupyterhub", "hub", "services", "launch-check", "apiToken"),
 }
 # Generated like the original notes' `openssl rand -hex 32`.
-GENERATED = ("generated.proxy_secret_token", "generated.binder_api_token")
+GENERATED = ("generated.proxy_secret_token", "generated.binder_api_token", "generated.launch_check_token")
 # What a new value of a generated secret does to a running install (said before rotating one).
 ROTATION_EFFECTS = {
     "generated.proxy_secret_token": "the hub and its proxy restart with a new shared token; until both have, "
                                     "the hub cannot add routes and new servers are unreachable",
     "generated.binder_api_token": "BinderHub's token for the hub changes; launches in flight fail, and "
                                   "BinderHub cannot start servers until the hub and BinderHub both restarted",
+    "generated.launch_check_token": "the launch check's token for the hub changes; `wizard verify --launch` "
+                                    "fails until the hub restarted with it",
     "registry.password": "the in-cluster registry gets a new password; pushes and pulls with the old one "
                          "fail until BinderHub and the registry restarted (images already built stay)",
 }

@@ -179,6 +179,26 @@ def _https_url(path_of_flag: str, what: str = "", validator: Callable[..., v.Che
     return check
 
 
+_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_GIT_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$")
+
+
+def _github_repository(value: Any) -> v.Checked:
+    allowed = "ORG/NAME of a public GitHub repository, e.g. binder-examples/requirements"
+    text = v.line(value, what="a GitHub repository").value
+    if not _GITHUB_REPOSITORY.match(text) or text.endswith((".git", "/.", "/..")):
+        raise v.Invalid("is not ORG/NAME of a GitHub repository", allowed)
+    return v.Checked(text)
+
+
+def _git_ref(value: Any) -> v.Checked:
+    allowed = "a branch, tag or commit: letters, digits, '.', '_', '-' and '/', at most 200, no '..'"
+    text = v.line(value, what="a git ref").value
+    if not _GIT_REF.match(text) or ".." in text or text.endswith(("/", ".lock")):
+        raise v.Invalid("is not a git branch, tag or commit", allowed)
+    return v.Checked(text)
+
+
 def _host_default(prefix: str):
     return lambda a: f"{prefix}.{a['network']['domain']}" if value_at(a, "network.domain") else ""
 
@@ -302,6 +322,14 @@ FIELDS: tuple[Field, ...] = (
           kind="number", advanced=True),
     Field("hub.resources.memory_guarantee", v.size, "1G", "memory reserved for each user server",
           kind="size", advanced=True),
+    Field("launch.enabled", v.boolean, True, "after the install, build and launch a small repository as a user "
+          "would (the launch stage), then stop it", kind="bool", advanced=True),
+    Field("launch.repository", lambda x: _github_repository(x), "binder-examples/requirements",
+          "the public GitHub repository (ORG/NAME) the launch check builds", advanced=True),
+    Field("launch.ref", lambda x: _git_ref(x), "HEAD", "its branch, tag or commit", advanced=True),
+    Field("launch.timeout", lambda x: v.whole_number(x, minimum=30, maximum=7200, unit=" seconds"), 900,
+          "how long the launch check waits for the server (a first build takes minutes)", kind="int",
+          advanced=True),
 )
 
 FIELDS_BY_PATH = {f.path: f for f in FIELDS}

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # The cluster stages in plan order (the bootstrap's node stages come before them with --bootstrap).
 CLUSTER_STAGES = ("preflight", "storage", "ingress", "cert-manager", "issuer", "registry", "namespace", "binderhub",
-                  "endpoints")
+                  "endpoints", "launch")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 them (helm upgrade --install with a pinned version, kubectl apply: both idempotent), and its checks.
 
 preflight -> storage, ingress, cert-manager (at the same time) -> issuer -> registry -> namespace ->
-binderhub -> endpoints. Profile local has no cert-manager and no issuer; registry.type none no registry.
+binderhub -> endpoints -> launch. Profile local has no cert-manager and no issuer; registry.type none no registry.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .render.userpods import CONFIGMAPS
 from .settings import Settings
 from .stage import CLUSTER_STAGES, Stage
 
-__all__ = ["Stage", "CLUSTER_STAGES", "plan"]
+__all__ = ["Stage", "CLUSTER_STAGES", "plan", "launch_stage"]
 
 
 def _recover_interrupted_release(ctx: Context, stage: str, release: str, namespace: str) -> None:
@@ -149,6 +149,21 @@ def _nothing(ctx: Context) -> None:
     return None
 
 
+def verify_launch(ctx: Context) -> None:
+    from . import launch
+
+    launch.stage_check(ctx)
+
+
+def launch_stage(s: Settings) -> Stage:
+    """The launch check (wizard/launch.py): BinderHub builds and launches launch.repository, the
+    server's API answers, then the server and its throwaway user are removed."""
+    return Stage("launch", ("endpoints",), (), _nothing, verify_launch, lambda st: st.launch.enabled,
+                 describe=f"build and launch {s.launch.repository}, open its server, remove it",
+                 checks_only=True, skippable="it only launches a test repository; the install does not depend on it",
+                 answers=("launch.repository", "launch.ref"))
+
+
 def _production(s: Settings) -> bool:
     return s.production
 
@@ -203,6 +218,7 @@ def plan(settings: Settings, bootstrap: bool = False) -> list[Stage]:
         "endpoints": Stage("endpoints", ("binderhub",), (), _nothing, verify_endpoints,
                            describe="certificates, HTTPS health, sign-in chain", checks_only=True,
                            skippable="it only checks the public URLs (DNS or certificates may need more time)"),
+        "launch": launch_stage(s),
     }
     planned = [stages[name] for name in CLUSTER_STAGES if stages[name].applies(s)]
     if bootstrap:

@@ -123,7 +123,30 @@ def _jupyterhub_values(s: Settings, address: dict[str, str]) -> dict:
         # Anonymous Binder: BinderHub makes a throwaway user per launch through the hub's API. Say
         # that everyone is allowed, so the hub does not warn that nobody could log in.
         hub["config"] = {"Authenticator": {"allow_all": True}}
+    # The launch check's own service (its token in secret.yaml), with a role for exactly its job.
+    hub.setdefault("services", {})[LAUNCH_SERVICE] = {"display": False}
+    hub.setdefault("loadRoles", {})[LAUNCH_SERVICE] = {
+        "description": "binderhub-wizard's launch check: the throwaway user and server of one test launch",
+        "scopes": launch_check_scopes(s), "services": [LAUNCH_SERVICE]}
     return jupyterhub
+
+
+LAUNCH_SERVICE = "launch-check"
+LAUNCH_USER = "launch-check"
+
+
+def launch_check_scopes(s: Settings) -> list[str]:
+    """The launch-check service's scopes, the fewest that do its job (JupyterHub 5 scopes).
+
+    With Keycloak login BinderHub builds only for a logged-in user: the check makes the user
+    launch-check (admin:users, filtered to that one name: creating a user needs it, and it holds
+    delete:users), a short-lived token for it (tokens), and stops its server (delete:servers), all
+    `!user=launch-check`, so the service can touch no other account. Anonymous: BinderHub names the
+    throwaway user itself, so no name filter is possible; the service may only stop servers and
+    delete users, what the hub's culler does to every anonymous user anyway."""
+    if s.auth.type == "keycloak":
+        return [f"{scope}!user={LAUNCH_USER}" for scope in ("admin:users", "tokens", "delete:servers")]
+    return ["delete:servers", "delete:users"]
 
 
 def cull_values(s: Settings) -> dict:
