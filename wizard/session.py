@@ -339,7 +339,8 @@ class InstallSession:
             return changes(run.ctx, self.directory, run.rendered.directory, run.rendered.changed,
                            reachable=result.refused is None)
         except Exception as err:  # noqa: BLE001 - the preview stands without it; said in the log
-            run.ctx.runner.log("preview", f"what will change could not be computed: {err.__class__.__name__}: {err}")
+            said = run.ctx.runner.mask(f"what will change could not be computed: {err.__class__.__name__}: {err}")
+            self.listener(Event("note", "preview", message=said))
             return Changes()
 
     def status(self) -> Status:

@@ -181,10 +181,13 @@ def file_diffs(old_dir: Path, new_dir: Path, names, mask) -> dict[str, list[str]
 
 
 def _objects(text: str, namespace: str) -> dict[str, dict]:
-    from .yamlio import loads_all
+    import yaml
 
+    # Not yamlio's strict loader: a chart may render a key twice (traefik 37.4.0 does `type` when
+    # service.spec holds it too), which the API server took, the last one winning, as here.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     found = {}
-    for doc in loads_all(text):
+    for doc in yaml.load_all(text, Loader=loader):
         if not isinstance(doc, dict) or "kind" not in doc:
             continue
         meta = doc.get("metadata") or {}
