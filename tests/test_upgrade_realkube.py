@@ -146,8 +146,13 @@ def test_rollback_to_restores_the_database_byte_for_byte(installed):
     make_hub_db(run.database, ["mallory"] * 200)  # the hub's database moved on since
     assert run.database.read_bytes() != kept
     # The crash-looping hub pod from the test before goes; its replacement is ready.
-    subprocess.run(["kubectl", "-n", "binder", "delete", "pod", "-l", "component=hub", "--wait=false"],
-                   env=run.env, capture_output=True, check=True)
+    for _attempt in range(3):  # the pod behaviour just cleared may still reach a pod made at once
+        subprocess.run(["kubectl", "-n", "binder", "delete", "pod", "-l", "component=hub", "--wait=false"],
+                       env=run.env, capture_output=True, check=True)
+        ready = subprocess.run(["kubectl", "-n", "binder", "rollout", "status", "deployment/hub", "--timeout=20s"],
+                               env=run.env, capture_output=True)
+        if ready.returncode == 0:
+            break
     done = run.run("rollback", "--to", name, "--yes", *run.cluster_options())
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-5000:]

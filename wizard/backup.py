@@ -192,30 +192,38 @@ def _dump_postgres(ctx: "Context", stage: str, target: Path) -> dict:
 
 
 def make_backup(ctx: "Context", reason: str, revisions: dict[str, int] | None = None, *,
-                database: bool = True) -> Backup:
+                database: bool = True, files: dict[str, bytes] | None = None) -> Backup:
     """Back up the hub database, secret.yaml, the answers and the ledger of ctx.directory (DIR) into
-    DIR/backups/TIMESTAMP/. The database cannot be copied (no hub pod): said in backup.json, the
+    DIR/backups/TIMESTAMP/ (`files`: those files as read before the run rendered into DIR). The database cannot be copied (no hub pod): said in backup.json, the
     rest is kept. A copy that fails on the way raises BackupError (the upgrade must not go on)."""
     import shutil
 
     target = _new_folder(ctx.directory)
     try:
-        return _fill(ctx, target, reason, revisions or {}, database)
+        return _fill(ctx, target, reason, revisions or {}, database, files)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)  # no half backup that `rollback` could pick
         raise
 
 
-def _fill(ctx: "Context", target: Path, reason: str, revisions: dict, database) -> Backup:
-    directory = ctx.directory
-    stage = "backup"
-    copied = []
+def read_files(directory: Path) -> dict[str, bytes]:
+    """secret.yaml, the answers and the ledger of DIR as they are now (read before a run renders
+    the new answers into DIR, so that the backup holds the ones that were applied)."""
+    found = {}
     for name in (SECRET_FILE, ANSWERS_FILE, LEDGER_FILE):
         try:
-            write_atomic(target / name, read_private(directory / name), 0o600)
-            copied.append(name)
+            found[name] = read_private(Path(directory) / name)
         except FileNotFoundError:
             continue
+    return found
+
+
+def _fill(ctx: "Context", target: Path, reason: str, revisions: dict, database, files) -> Backup:
+    stage = "backup"
+    copied = []
+    for name, data in (read_files(ctx.directory) if files is None else files).items():
+        write_atomic(target / name, data, 0o600)
+        copied.append(name)
     try:
         if not database:
             database = {"note": "not copied: --no-database-backup"}
@@ -274,13 +282,13 @@ def restore_database(ctx: "Context", backup: Backup) -> str:
 
 
 def before_hub_change(ctx: "Context", state, reasons: dict[str, str], selected: list[str], *,
-                      database: bool = True) -> Backup | None:
+                      database: bool = True, files: dict[str, bytes] | None = None) -> Backup | None:
     """Back up before a run that changes a hub installed before: the binderhub stage is selected,
     must run, and was applied before. `database` False: the files only (said in backup.json)."""
     record = state.stages.get("binderhub")
     if "binderhub" not in selected or "binderhub" not in reasons or record is None \
             or record.status not in ("done", "failed", "interrupted"):
         return None
-    made = make_backup(ctx, "before a change to the hub", database=database)
+    made = make_backup(ctx, "before a change to the hub", database=database, files=files)
     ctx.notify("backup", f"backed up to {made.path}: {made.line()}")
     return made

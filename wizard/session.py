@@ -137,6 +137,7 @@ class Run:
     stages: list[Stage]
     state: InstallState
     reasons: dict[str, str]
+    before: dict[str, bytes] | None = None   # DIR's secret.yaml, answers, ledger before this run rendered
 
     @property
     def settings(self) -> Settings:
@@ -158,7 +159,7 @@ class Run:
             from .backup import before_hub_change  # a backup before any change to an installed hub
 
             before_hub_change(self.ctx, self.state, self.reasons, Engine(self.ctx, stages, self.state).selected(
-                from_stage, only), database=self.session.database_backup)
+                from_stage, only), database=self.session.database_backup, files=self.before)
         engine = Engine(self.ctx, stages, self.state, self.session.listener)
         return engine.run(from_stage=from_stage, only=only)
 
@@ -300,6 +301,9 @@ class InstallSession:
         """Render (into a scratch copy for a dry run), and make the context, plan and state of a run.
         Close it when done (a scratch copy holds secret.yaml)."""
         refuse_unknown_checks(self.options.skip_checks)
+        from .backup import read_files
+
+        before = None if dry_run else read_files(self.directory)  # what a backup keeps: not the new render
         rendered = self.render(scratch=dry_run)
         try:
             ctx = self.context(rendered, dry_run=dry_run, look_only=look_only, rerender=rerender)
@@ -309,7 +313,7 @@ class InstallSession:
         except BaseException:
             rendered.cleanup()
             raise
-        return Run(self, rendered, ctx, stages, state, reasons)
+        return Run(self, rendered, ctx, stages, state, reasons, before)
 
     def preview(self, *, from_stage: str | None = None, only: str | None = None) -> Preview:
         """What a run would do now: a dry run in a scratch copy. Finished stages are checked
