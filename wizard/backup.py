@@ -192,7 +192,7 @@ def _dump_postgres(ctx: "Context", stage: str, target: Path) -> dict:
 
 
 def make_backup(ctx: "Context", reason: str, revisions: dict[str, int] | None = None, *,
-                database: bool = True, files: dict[str, bytes] | None = None) -> Backup:
+                database: bool | str = True, files: dict[str, bytes] | None = None) -> Backup:
     """Back up the hub database, secret.yaml, the answers and the ledger of ctx.directory (DIR) into
     DIR/backups/TIMESTAMP/ (`files`: those files as read before the run rendered into DIR). The database cannot be copied (no hub pod): said in backup.json, the
     rest is kept. A copy that fails on the way raises BackupError (the upgrade must not go on)."""
@@ -225,8 +225,8 @@ def _fill(ctx: "Context", target: Path, reason: str, revisions: dict, database, 
         write_atomic(target / name, data, 0o600)
         copied.append(name)
     try:
-        if not database:
-            database = {"note": "not copied: --no-database-backup"}
+        if database is not True:
+            database = {"note": f"not copied: {database or '--no-database-backup'}"}
         elif ctx.settings.hub.database.type == "postgres":
             database = _dump_postgres(ctx, stage, target)
         else:
@@ -289,6 +289,13 @@ def before_hub_change(ctx: "Context", state, reasons: dict[str, str], selected: 
     if "binderhub" not in selected or "binderhub" not in reasons or record is None \
             or record.status not in ("done", "failed", "interrupted"):
         return None
-    made = make_backup(ctx, "before a change to the hub", database=database, files=files)
+    try:
+        made = make_backup(ctx, "before a change to the hub", database=database, files=files)
+    except BackupError as err:
+        if record.status == "done":
+            raise  # a working hub is about to change: not without its database
+        # The hub never finished installing (failed, interrupted): its database may not be reachable.
+        ctx.notify("backup", f"warning: {err}; the hub was {record.status}, so the run goes on with the files only")
+        made = make_backup(ctx, "before a change to the hub", database=str(err), files=files)
     ctx.notify("backup", f"backed up to {made.path}: {made.line()}")
     return made

@@ -157,17 +157,18 @@ def file_diffs(old_dir: Path, new_dir: Path, names, mask) -> dict[str, list[str]
     out: dict[str, list[str]] = {}
     for name in names:
         old, new = old_dir / name, new_dir / name
+        if not old.exists():
+            continue  # a new file: listed by the preview's files, not diffed line by line
         if name == SECRET_FILE:
             before, after = _secret_keys(old), _secret_keys(new)
             lines = [f"  {key}: {'added' if key not in before else 'removed' if key not in after else 'changed'} "
                      f"(value not shown)" for key in sorted(set(before) | set(after))
                      if before.get(key) != after.get(key)]
-            if not lines and old.exists() != new.exists() or (not lines and old.exists() and
-                                                              read_private(old) != read_private(new)):
+            if not lines and (not new.exists() or read_private(old) != read_private(new)):
                 lines = ["  changed (values not shown)"]
         else:
             try:
-                before_text = read_private(old).decode("utf-8", "replace") if old.exists() else ""
+                before_text = read_private(old).decode("utf-8", "replace")
                 after_text = read_private(new).decode("utf-8", "replace") if new.exists() else ""
             except OSError:
                 continue
@@ -258,10 +259,12 @@ def release_diff(ctx: "Context", release: Release) -> ReleaseDiff:
                               hide_output=True)
     values = [a for v in release.values for a in ("-f", v)]
     # --validate: the cluster's own API versions and kube version (as the upgrade will see them);
-    # --is-upgrade: objects of the release that exist are not a conflict. No hooks: the live
-    # manifest has none either.
+    # --dry-run=server: `lookup` reads the cluster, so a chart that keeps a generated secret (z2jh's
+    # cookie_secret) renders the live one, not a new one that would show as a change; --is-upgrade:
+    # objects of the release that exist are not a conflict. No hooks: the live manifest has none.
     rendered = ctx.runner.run(release.stage, ctx.helm("template", release.name, *release.chart_args, "--namespace",
-                                                      release.namespace, "--validate", "--is-upgrade",
+                                                      release.namespace, "--validate", "--dry-run=server",
+                                                      "--is-upgrade",
                                                       "--no-hooks", *values), mutating=False, check=False,
                               hide_output=True)
     if not manifest.ok or not rendered.ok:
