@@ -111,8 +111,8 @@ def test_the_review_screen_shows_the_diff_the_cli_prints(tmp_path):
     """One core function, two faces: the TUI review's "What will change" lines (screens/session.py
     review_data) are wizard.upgrade.format_changes of the session's preview, which the CLI prints;
     a changed answer shows as its line of config.yaml, and no secret appears. Without a cluster
-    (none here), the releases say their objects were not compared; the object diff against a live
-    release is proven in test_upgrade_realkube.py."""
+    (none here) there is no release to compare with; the object diff against a live release is
+    proven in test_upgrade_realkube.py. It cannot show the Textual widget's rendering of the lines."""
     import copy
 
     from screens.session import Answers, review_data
@@ -137,10 +137,32 @@ def test_the_review_screen_shows_the_diff_the_cli_prints(tmp_path):
     answers = Answers(directory, copy.deepcopy(raw), secrets)
     data = review_data(answers, plan)
     assert data.problems == []
-    assert any(line.strip().startswith("+") and "named_server_limit: 11" in line for line in data.what_changes), \
-        data.what_changes
+    assert "  config.yaml" in data.what_changes
+    assert any(line.split() == ["+", "namedServerLimitPerUser:", "11"] or line.split() == ["+namedServerLimitPerUser:", "11"]
+               for line in data.what_changes), data.what_changes
     cli = format_changes(InstallSession(directory, raw=answers.combined(), plan=plan).preview().changes)
     assert data.what_changes == cli
     text = "\n".join(data.what_changes)
     for secret in secrets.values():
         assert secret not in text
+
+
+def test_upgrade_and_rollback_refuse_what_they_cannot_do(tmp_path, capsys):
+    """Exit 2 with one message naming what to do: `upgrade` where nothing was installed, `rollback`
+    without a backup, `rollback --to` a name that is not one."""
+    import copy
+
+    from tests.variants import BASE
+    from wizard import cli
+    from wizard.export import export
+
+    directory = tmp_path / "dir"
+    assert export(copy.deepcopy(BASE), directory).ok
+    assert cli.main(["upgrade", "--dir", str(directory), "--yes"]) == 2
+    assert "nothing is installed from" in capsys.readouterr().err
+    assert cli.main(["rollback", "--dir", str(directory), "--yes"]) == 2
+    assert "no backup in" in capsys.readouterr().err
+    (directory / "backups" / "20260101T000000Z").mkdir(parents=True)
+    (directory / "backups" / "20260101T000000Z" / "backup.json").write_text('{"complete": true}')
+    assert cli.main(["rollback", "--dir", str(directory), "--to", "nope", "--yes"]) == 2
+    assert "--to nope: no such backup; the backups are: 20260101T000000Z" in capsys.readouterr().err

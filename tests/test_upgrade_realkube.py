@@ -93,7 +93,7 @@ def test_upgrade_shows_the_diff_backs_up_then_applies(installed):
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-5000:]
     assert "What will change (secrets masked):" in out
-    assert any(line.strip().startswith("+") and "named_server_limit" in line and "7" in line
+    assert any(line.split() == ["+", "namedServerLimitPerUser:", "7"] or line.split() == ["+namedServerLimitPerUser:", "7"]
                for line in out.splitlines()), out[:5000]
     assert "chart traefik 37.4.0 -> traefik 41.3.0" in out, out[:6000]
     assert "! traefik 40.0.0:" in out and "service.spec" in out

@@ -3,7 +3,7 @@
 DIR/backups/TIMESTAMP/ (0700, files 0600) holds: the hub database (SQLite: a consistent online copy
 made inside the hub pod with sqlite3's backup API, sent back base64 on stdout and checked by its
 sha256; PostgreSQL: `pg_dump`), secret.yaml, answers.yaml, ledger.jsonl if there is one, and
-backup.json (when, why, the helm revisions of our releases, the database's checksum).
+backup.json (when, why, which files, the database's checksum or why it was not copied).
 
 Nothing of the database passes through install.log or the screen: the commands that carry it run
 with hide_output. Light at import: no kubernetes, no Textual.

@@ -280,17 +280,15 @@ def release_diff(ctx: "Context", release: Release) -> ReleaseDiff:
 def changes(ctx: "Context", old_dir: Path, new_dir: Path, changed_files, reachable: bool) -> Changes:
     """What a run would change, after its dry run in `new_dir` (a scratch render) recorded the
     releases it would upgrade."""
-    names = [name for name in changed_files if name != ANSWERS_FILE] + \
-        ([ANSWERS_FILE] if (old_dir / ANSWERS_FILE).exists() else [])
+    # The rendered files, not answers.yaml: its effect is in them, and the TUI keeps answers that
+    # do not apply (an external registry's storage size) which the render drops.
+    names = [name for name in changed_files if name != ANSWERS_FILE]
     result = Changes(files=file_diffs(old_dir, new_dir, names, ctx.runner.mask))
+    if not reachable:
+        return result  # no live release to compare with (the preview says preflight refused)
     releases: dict[str, Release] = ctx.facts.get(RELEASES, {})
     for stage in sorted(releases):
-        release = releases[stage]
-        if not reachable:
-            result.releases.append(ReleaseDiff(stage, release.name, release.namespace,
-                                               note="objects not compared: the cluster did not answer"))
-            continue
-        result.releases.append(release_diff(ctx, release))
+        result.releases.append(release_diff(ctx, releases[stage]))
     return result
 
 
