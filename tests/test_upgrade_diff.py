@@ -11,6 +11,7 @@ import base64
 import pytest
 
 from tests.real_charts import archive, helm_binary
+from tests.test_tui_support import aio
 from wizard import breaking
 from wizard.charts import CHARTS
 from wizard.redact import Redactor
@@ -166,3 +167,26 @@ def test_upgrade_and_rollback_refuse_what_they_cannot_do(tmp_path, capsys):
     (directory / "backups" / "20260101T000000Z" / "backup.json").write_text('{"complete": true}')
     assert cli.main(["rollback", "--dir", str(directory), "--to", "nope", "--yes"]) == 2
     assert "--to nope: no such backup; the backups are: 20260101T000000Z" in capsys.readouterr().err
+
+
+@aio
+async def test_the_review_screen_renders_what_will_change(tmp_path):
+    """The Review screen itself (Textual, Pilot) shows the "What will change" section with the
+    changed line of config.yaml, over a directory exported before with other answers. Proves the
+    widget shows the core's lines; the lines themselves are checked against the CLI's above."""
+    import copy
+
+    from tests.test_tui_snapshots import at
+    from tests.test_tui_support import example_raw, make_app, prefilled
+    from wizard.export import export
+
+    directory = tmp_path / "dir"
+    earlier = copy.deepcopy(example_raw())
+    earlier["hub"]["named_server_limit"] = 3
+    assert export(earlier, directory).ok
+    app = make_app(directory, answers=prefilled(directory))
+    async with app.run_test(size=(120, 60)) as pilot:
+        await at("review")(pilot)
+        shown = str(app.screen.query_one("#plan").render())
+    assert "What will change" in shown, shown
+    assert "-    namedServerLimitPerUser: 3" in shown and "+    namedServerLimitPerUser: 5" in shown, shown
