@@ -84,6 +84,9 @@ class ReviewScreen(Screen):
             out.append("  " + ", ".join(data.files))
             out.append("[b]Changed since the last run[/b]")
             out.append("  " + (", ".join(data.changed) if data.changed else "nothing"))
+            if data.what_changes:
+                out.append("[b]What will change[/b] (the same diff as `wizard upgrade`; secrets masked)")
+                out += [f"  {escape(line)}" for line in data.what_changes]
             if data.refused:
                 out.append(f"[b yellow]The cluster refuses the install now:[/b yellow] {escape(data.refused)}")
             out.append("[b]Stages[/b]")

@@ -309,6 +309,7 @@ class ReviewData:
     verdicts: dict[str, str] = field(default_factory=dict)  # stage -> what a run would do with it
     commands: list[str] = field(default_factory=list)       # only those a run would run
     refused: str = ""                                       # preflight refused: a real run stops there
+    what_changes: list[str] = field(default_factory=list)   # wizard.upgrade.format_changes: files, objects
 
 
 def review_data(answers: Answers, plan: Callable, options=None) -> ReviewData:
@@ -330,7 +331,14 @@ def review_data(answers: Answers, plan: Callable, options=None) -> ReviewData:
     return ReviewData(warnings=preview.warnings, files=preview.files, changed=preview.changed,
                       stale=preview.stale, stages=[s.name for s in preview.stages],
                       verdicts={s.name: preview.verdict(s.name) for s in preview.stages}, commands=commands,
-                      refused=str(preview.refused) if preview.refused is not None else "")
+                      refused=str(preview.refused) if preview.refused is not None else "",
+                      what_changes=_what_changes(preview))
+
+
+def _what_changes(preview) -> list[str]:
+    from wizard.upgrade import format_changes
+
+    return format_changes(preview.changes) if preview.changes else []
 
 
 def directory_status(directory: Path, plan: Callable) -> list[tuple[str, str, str]]:

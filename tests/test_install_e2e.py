@@ -61,7 +61,9 @@ def test_install_from_empty_cluster_to_endpoints_then_verify(tmp_path, install_c
         answers = run.answers.read_text().replace("named_server_limit: 5", "named_server_limit: 7")
         run.answers.write_text(answers)
         (run.directory / "install.log").write_text("")
-        changed = run.install()
+        # The hub pod is kwok's: `kubectl exec` cannot copy its database (tests/test_upgrade_realkube.py
+        # does, through a stand-in pod); the backup before the hub changes keeps the files only.
+        changed = run.install("--no-database-backup")
         assert changed.returncode == 0, changed.stdout[-3000:]
         assert applied_stages((run.directory / "install.log").read_text()) == {"binderhub"}
         assert "binderhub     will run: its inputs changed" in changed.stdout

@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
                               "flannel and helm on this machine first (as root or with sudo)")
     install.add_argument("-v", "--verbose", action="store_true",
                          help="show every command's output as it runs (it always goes to DIR/install.log)")
+    _database_backup_option(install)
     _cluster_options(install)
 
     status = commands.add_parser("status", help="a table of the stages: done, failed, pending, stale")
@@ -69,7 +70,54 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--launch", action="store_true",
                         help="also the launch check: BinderHub builds and launches launch.repository, the check "
                              "opens the server's API, then stops it and removes its user (minutes on a first build)")
+    _upgrade_commands(commands)
     return parser
+
+
+# --- upgrade and roll back (wizard/upgrade.py, wizard/backup.py) -------------------------------------
+
+def _upgrade_commands(commands) -> None:
+    upgrade = commands.add_parser(
+        "upgrade", help="show what changes (files, objects per release, breaking changes), back up, apply",
+        description="Over an earlier install: render the changed answers or the new pinned versions, show the "
+                    "diff of the rendered files and of the Kubernetes objects of each helm release (secrets "
+                    "masked) and the known breaking changes, ask, back the hub up (database, secret.yaml, "
+                    "answers, ledger) into DIR/backups/TIMESTAMP/, then apply. A stage whose checks fail after "
+                    "its release was upgraded is rolled back to the revision before.")
+    upgrade.add_argument("--answers", type=Path, help="answers file (default DIR/answers.yaml)")
+    _dir_option(upgrade)
+    _regenerate_option(upgrade)
+    upgrade.add_argument("--yes", action="store_true", help="apply without asking")
+    upgrade.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
+    upgrade.add_argument("-v", "--verbose", action="store_true", help="show every command's output as it runs")
+    _database_backup_option(upgrade)
+    _cluster_options(upgrade)
+    rollback = commands.add_parser(
+        "rollback", help="restore a backup: secret.yaml and answers, re-apply, then the hub database",
+        description="Restore DIR/backups/NAME (the latest without --to): secret.yaml and the answers back into "
+                    "DIR, re-apply them, then put the hub database back into the hub pod and restart the hub. "
+                    "`wizard status` lists the backups.")
+    _dir_option(rollback)
+    rollback.add_argument("--to", metavar="NAME", help="the backup to restore (a folder name of DIR/backups)")
+    rollback.add_argument("--yes", action="store_true", help="roll back without asking")
+    rollback.add_argument("-v", "--verbose", action="store_true", help="show every command's output as it runs")
+    _cluster_options(rollback)
+
+
+def _database_backup_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--no-database-backup", dest="database_backup", action="store_false",
+                         help="before changing an installed hub, back up secret.yaml, the answers and the ledger "
+                              "only, not the hub database (when it cannot be copied)")
+
+
+def _upgrade_command(args: argparse.Namespace) -> int:
+    from . import install
+
+    if args.command == "rollback":
+        return install.rollback(args.dir, args.to, yes=args.yes, options=_options(args), verbose=args.verbose)
+    return install.install(args.dir, args.answers, yes=args.yes, dry_run=args.dry_run, from_stage=None, only=None,
+                           options=_options(args), verbose=args.verbose, regenerate=args.regenerate_secrets,
+                           command="upgrade", database_backup=args.database_backup)
 
 
 def _dir_option(command: argparse.ArgumentParser) -> None:
@@ -168,6 +216,8 @@ def _main(argv: list[str] | None) -> int:
 def _command(args: argparse.Namespace) -> int:
     if args.command == "export":
         return _export(args)
+    if args.command in ("upgrade", "rollback"):
+        return _upgrade_command(args)
     if args.command in ("install", "status", "verify", "join-command"):
         from . import install
 
@@ -179,7 +229,8 @@ def _command(args: argparse.Namespace) -> int:
             return install.verify(args.dir, _options(args), launch=args.launch)
         return install.install(args.dir, args.answers, yes=args.yes, dry_run=args.dry_run,
                                from_stage=args.from_stage, only=args.only, options=_options(args),
-                               verbose=args.verbose, bootstrap=args.bootstrap, regenerate=args.regenerate_secrets)
+                               verbose=args.verbose, bootstrap=args.bootstrap, regenerate=args.regenerate_secrets,
+                               database_backup=args.database_backup)
     raise AssertionError(f"unknown command {args.command}")
 
 

@@ -260,7 +260,9 @@ class Engine:
             stage.apply(ctx)
             stage.verify(ctx)
         except Exception as err:  # noqa: BLE001 - each kind explained by _failed
-            self._failed(name, err)
+            from .upgrade import rollback_failed_upgrade  # an upgraded release whose checks fail goes back
+
+            self._failed(name, rollback_failed_upgrade(ctx, name, err))
             return False
         self._set(name, status="done", finished=time.time(), fingerprint=applying, error=None)
         self._end(name, Outcome.DONE)

@@ -72,21 +72,63 @@ def _stage_lines(stages, verdict) -> None:
 
 def install(directory: Path, answers: Path | None, *, yes: bool, dry_run: bool, from_stage: str | None,
             only: str | None, options: Options, verbose: bool = False, bootstrap: bool = False,
-            regenerate: bool = False) -> int:
+            regenerate: bool = False, command: str = "install", database_backup: bool = True) -> int:
+    """`wizard install`, and `wizard upgrade` (`command`), which refuses a directory with nothing
+    installed. Over an earlier install, both show what will change and ask before anything."""
+    from .backup import BackupError
+
     session = InstallSession(directory, answers=answers, options=options, bootstrap=bootstrap,
                              regenerate=regenerate, listener=_printer(verbose=verbose))
+    session.database_backup = database_backup
     try:
+        upgrading = _installed_before(session)
+        if command == "upgrade" and not upgrading:
+            raise BadInput(f"nothing is installed from {directory} yet: run `wizard install --dir {directory}`")
         if dry_run:
             return _dry_run(session, from_stage=from_stage, only=only)
         with session.dir.lock():
+            if upgrading:
+                if not _show_changes(session, yes=yes, from_stage=from_stage, only=only):
+                    print("nothing applied")
+                    return EXIT_OK
+                yes = True  # asked once, over the changes
             run = session.open(dry_run=False)
             try:
                 return _apply(run, yes=yes, from_stage=from_stage, only=only, verbose=verbose)
             finally:
                 run.close()
     except REFUSED as err:
-        print(f"install: {err}", file=sys.stderr)
+        print(f"{command}: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BackupError as err:
+        print(f"{command}: the backup failed, so nothing was changed: {err}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _installed_before(session: InstallSession) -> bool:
+    """A stage of DIR applied something before: a new run is an upgrade or a reconfiguration."""
+    state = session.dir.state()
+    return any(record.status in ("done", "failed", "interrupted") for name, record in state.stages.items()
+               if name in ("storage", "ingress", "cert-manager", "binderhub"))
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise BadInput("not on a terminal: pass --yes to apply, or --dry-run to see the commands")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _show_changes(session: InstallSession, *, yes: bool, from_stage: str | None, only: str | None) -> bool:
+    """Print what the run would change (rendered files, objects per release, breaking changes);
+    True to go on (`yes`, or the user said so)."""
+    from .upgrade import format_changes
+
+    preview = session.preview(from_stage=from_stage, only=only)
+    print("What will change (secrets masked):")
+    lines = format_changes(preview.changes) if preview.changes else ["  nothing in the rendered files or releases"]
+    for line in lines:
+        print(line)
+    return yes or _confirm("Apply these changes?")
 
 
 def _dry_run(session: InstallSession, *, from_stage: str | None, only: str | None) -> int:
@@ -100,6 +142,12 @@ def _dry_run(session: InstallSession, *, from_stage: str | None, only: str | Non
         print(f"  [{stage}] {command}")
         for note in preview.notes.get(index, ()):
             print(f"      ({note})")
+    if preview.changes:
+        from .upgrade import format_changes
+
+        print("\nWhat will change (secrets masked):")
+        for line in format_changes(preview.changes):
+            print(line)
     if preview.refused is not None:
         print(f"\npreflight refused: {preview.refused}\nA real run would stop there; the commands above are what "
               f"it would run once that is fixed.", file=sys.stderr)
@@ -127,12 +175,9 @@ def _apply(run: Run, *, yes: bool, from_stage: str | None, only: str | None, ver
     _header(run.settings, run.rendered.warnings)
     _stage_lines(run.stages, lambda name: "will run: " + run.reasons[name] if name in run.reasons
                  else "done; checks run again")
-    if not yes:
-        if not sys.stdin.isatty():
-            raise BadInput("not on a terminal: pass --yes to apply, or --dry-run to see the commands")
-        if input("Apply? [y/N] ").strip().lower() not in ("y", "yes"):
-            print("nothing applied")
-            return EXIT_OK
+    if not yes and not _confirm("Apply?"):
+        print("nothing applied")
+        return EXIT_OK
     started = time.monotonic()
     with _ctrl_c_cancels(run):
         result = run.execute(from_stage=from_stage, only=only)
@@ -171,6 +216,51 @@ def status(directory: Path) -> int:
     print(f"{'stage':<13} {'status':<12} {'started':<20} {'took':>6}  note")
     for row in report.stages:
         print(f"{row.name:<13} {row.status:<12} {started_at(row):<20} {took(row):>6}  {row.note}")
+    if report.backups:
+        print(f"\nBackups ({len(report.backups)}; `wizard rollback --to NAME` restores one):")
+        for line in report.backups:
+            print(f"  {line}")
+    return EXIT_OK
+
+
+def rollback(directory: Path, to: str | None, *, yes: bool, options: Options, verbose: bool = False) -> int:
+    """`wizard rollback [--to NAME]`: secret.yaml and the answers of a backup back into DIR, then
+    re-apply them, then the hub database back into the hub pod (last: an older hub started on a
+    database a newer one migrated would fail, and a newer hub would migrate the restored one)."""
+    from .backup import BackupError, find_backup, restore_database, restore_files
+    from .upgrade import NO_AUTO_ROLLBACK
+
+    session = InstallSession(directory, options=options, listener=_printer(verbose=verbose))
+    try:
+        backup = find_backup(directory, to)
+        print(f"Restoring backup {backup.line()}\nthen re-applying its answers, then its database.")
+        if not yes and not _confirm("Roll back?"):
+            print("nothing changed")
+            return EXIT_OK
+        with session.dir.lock():
+            print("restored into the directory: " + (", ".join(restore_files(backup, directory)) or "nothing"))
+            session.dir.forget_secrets()
+            run = session.open(dry_run=False)
+            try:
+                run.ctx.runner.log("rollback", f"binderhub-wizard {__version__}: rollback of {directory} to {backup.name}")
+                run.ctx.facts[NO_AUTO_ROLLBACK] = True  # going back: a failed check must not undo it
+                with _ctrl_c_cancels(run):
+                    result = run.execute()
+                if not result.ok:
+                    print(f"\nre-applying the backup's answers failed (see above and {directory / LOG_FILE}); the "
+                          f"database was not restored. Fix the cause, then run `wizard rollback --to {backup.name}` "
+                          "again.", file=sys.stderr)
+                    return EXIT_FAILED
+                print(restore_database(run.ctx, backup))
+            finally:
+                run.close()
+    except REFUSED as err:
+        print(f"rollback: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BackupError as err:
+        print(f"rollback: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT if "--to" in str(err) or "no backup" in str(err) else EXIT_FAILED
+    print(f"rolled back to {backup.name}. `wizard verify --dir {directory}` checks the install again.")
     return EXIT_OK
 
 

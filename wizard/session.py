@@ -91,6 +91,7 @@ class StageStatus:
 class Status:
     stages: list[StageStatus] = field(default_factory=list)
     problem: str = ""         # why the answers could not be rendered (the recorded stages are shown)
+    backups: list[str] = field(default_factory=list)   # DIR/backups/*, oldest first, one line each
 
 
 @dataclass
@@ -105,6 +106,7 @@ class Preview:
     result: RunResult
     commands: list[tuple[str, str]]              # (stage, command) with DIR's paths, secrets masked
     notes: dict[int, list[str]] = field(default_factory=dict)   # index in commands -> where its files come from
+    changes: Any = None                          # wizard.upgrade.Changes: rendered files, objects per release
 
     @property
     def refused(self):
@@ -135,6 +137,7 @@ class Run:
     stages: list[Stage]
     state: InstallState
     reasons: dict[str, str]
+    before: dict[str, bytes] | None = None   # DIR's secret.yaml, answers, ledger before this run rendered
 
     @property
     def settings(self) -> Settings:
@@ -152,6 +155,11 @@ class Run:
         stages = [dataclasses.replace(stage, needs=tuple(n for n in stage.needs if n not in skipped))
                   for stage in self.stages if stage.name not in skipped]
         self.state = self.session.dir.state()  # what DIR says now (under the lock, for a real run)
+        if not self.ctx.runner.dry_run:
+            from .backup import before_hub_change  # a backup before any change to an installed hub
+
+            before_hub_change(self.ctx, self.state, self.reasons, Engine(self.ctx, stages, self.state).selected(
+                from_stage, only), database=self.session.database_backup, files=self.before)
         engine = Engine(self.ctx, stages, self.state, self.session.listener)
         return engine.run(from_stage=from_stage, only=only)
 
@@ -188,6 +196,7 @@ class InstallSession:
         self.cluster_factory = cluster_factory
         self.regenerate = regenerate
         self.listener: Listener = listener or (lambda event: None)
+        self.database_backup = True  # back the hub database up before changing an installed hub
 
     @property
     def directory(self) -> Path:
@@ -292,6 +301,9 @@ class InstallSession:
         """Render (into a scratch copy for a dry run), and make the context, plan and state of a run.
         Close it when done (a scratch copy holds secret.yaml)."""
         refuse_unknown_checks(self.options.skip_checks)
+        from .backup import read_files
+
+        before = None if dry_run else read_files(self.directory)  # what a backup keeps: not the new render
         rendered = self.render(scratch=dry_run)
         try:
             ctx = self.context(rendered, dry_run=dry_run, look_only=look_only, rerender=rerender)
@@ -301,7 +313,7 @@ class InstallSession:
         except BaseException:
             rendered.cleanup()
             raise
-        return Run(self, rendered, ctx, stages, state, reasons)
+        return Run(self, rendered, ctx, stages, state, reasons, before)
 
     def preview(self, *, from_stage: str | None = None, only: str | None = None) -> Preview:
         """What a run would do now: a dry run in a scratch copy. Finished stages are checked
@@ -309,6 +321,7 @@ class InstallSession:
         run = self.open(dry_run=True, look_only=True)
         try:
             result = run.execute(from_stage=from_stage, only=only)
+            changes = self._changes(run, result)
             real = str(self.directory)
             commands = list(run.ctx.runner.planned)
             notes = {}
@@ -318,19 +331,34 @@ class InstallSession:
                 if said:
                     notes[index] = said
             return Preview(run.settings, list(run.rendered.warnings), list(run.rendered.files),
-                           list(run.rendered.changed), run.stages, run.reasons, result, commands, notes)
+                           list(run.rendered.changed), run.stages, run.reasons, result, commands, notes, changes)
         finally:
             run.close()
+
+    def _changes(self, run: Run, result: RunResult):
+        """What the run would change (wizard/upgrade.py): files, and objects per helm release."""
+        from .upgrade import Changes, changes
+
+        try:
+            return changes(run.ctx, self.directory, run.rendered.directory, run.rendered.changed,
+                           reachable=result.refused is None)
+        except Exception as err:  # noqa: BLE001 - the preview stands without it; said in the log
+            said = run.ctx.runner.mask(f"what will change could not be computed: {err.__class__.__name__}: {err}")
+            self.listener(Event("note", "preview", message=said))
+            return Changes()
 
     def status(self) -> Status:
         """Each stage of the plan with its recorded status; a done stage whose inputs changed since
         shows as stale. Answers that cannot be rendered: the recorded stages, and why."""
+        from .backup import list_backups
+
         state = self.dir.state()
+        backups = [backup.line() for backup in list_backups(self.directory)]
         try:
             current = self.fingerprints()
         except REFUSED as err:
-            return Status([self._row(name, state, None) for name in state.stages], str(err))
-        return Status([self._row(name, state, value) for name, value in current.items()])
+            return Status([self._row(name, state, None) for name in state.stages], str(err), backups)
+        return Status([self._row(name, state, value) for name, value in current.items()], backups=backups)
 
     def fingerprints(self) -> dict[str, str]:
         """Stage -> the fingerprint of what it would apply now, in plan order (a scratch render)."""

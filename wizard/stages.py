@@ -52,6 +52,9 @@ def _helm_install(ctx: Context, stage: str, key: str, release: str, namespace: s
     args = ref.helm_args()
     if ref.kind == "local":
         args = [str(Path(args[0]).expanduser().resolve())]
+    from .upgrade import record_release  # the revision to roll back to if the checks fail after it
+
+    record_release(ctx, stage, key, release, namespace, values, args)
     # No --wait: the wizard's own checks wait, with watches and an announced deadline.
     ctx.runner.run(stage, ctx.helm("upgrade", "--install", release, *args, "--namespace", namespace,
                                    "--create-namespace", *[a for v in values for a in ("-f", ctx.file(v))]))

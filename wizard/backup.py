@@ -1,0 +1,301 @@
+"""Backups of an install before a change to the hub, and restoring one (`wizard rollback`).
+
+DIR/backups/TIMESTAMP/ (0700, files 0600) holds: the hub database (SQLite: a consistent online copy
+made inside the hub pod with sqlite3's backup API, sent back base64 on stdout and checked by its
+sha256; PostgreSQL: `pg_dump`), secret.yaml, answers.yaml, ledger.jsonl if there is one, and
+backup.json (when, why, which files, the database's checksum or why it was not copied).
+
+Nothing of the database passes through install.log or the screen: the commands that carry it run
+with hide_output. Light at import: no kubernetes, no Textual.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .runner import CommandFailed
+from .installdir import (ANSWERS_FILE, BACKUPS_DIR, SECRET_FILE, InstallDirError, ensure_directory, read_private,
+                         write_atomic)
+
+if TYPE_CHECKING:
+    from .context import Context
+
+LEDGER_FILE = "ledger.jsonl"
+MANIFEST = "backup.json"
+SQLITE_FILE = "jupyterhub.sqlite"
+POSTGRES_FILE = "jupyterhub.sql"
+HUB_DB_PATH = "/srv/jupyterhub/jupyterhub.sqlite"   # z2jh's sqlite-pvc: hub.db.pvc mounted at /srv/jupyterhub
+HUB_POD_LABELS = "app=jupyterhub,component=hub"
+
+# Run inside the hub pod (its image has python3): a consistent copy of the live database through
+# sqlite3's online backup API, into a temporary file, sent as base64 lines, then its sha256.
+BACKUP_SCRIPT = r"""
+import base64, hashlib, os, sqlite3, sys, tempfile
+source = sys.argv[1]
+if not os.path.exists(source):
+    print("NO-DATABASE"); sys.exit(0)
+fd, tmp = tempfile.mkstemp(suffix=".sqlite"); os.close(fd)
+try:
+    live, copy = sqlite3.connect(source), sqlite3.connect(tmp)
+    live.backup(copy); copy.close(); live.close()
+    data = open(tmp, "rb").read()
+finally:
+    os.unlink(tmp)
+sys.stdout.write(base64.encodebytes(data).decode())
+print("SHA256 " + hashlib.sha256(data).hexdigest())
+"""
+
+# Run inside the hub pod: the backup (base64 on stdin, checked by its sha256) replaces the database
+# file at once (a rename), with any journal of the one it replaces; the hub is restarted after.
+RESTORE_SCRIPT = r"""
+import base64, hashlib, os, sys
+target, want = sys.argv[1], sys.argv[2]
+data = base64.b64decode(sys.stdin.read())
+if hashlib.sha256(data).hexdigest() != want:
+    sys.exit("the backup arrived damaged (sha256 differs); nothing restored")
+tmp = target + ".restoring"
+with open(tmp, "wb") as out:
+    out.write(data); out.flush(); os.fsync(out.fileno())
+for suffix in ("-journal", "-wal", "-shm"):
+    try: os.unlink(target + suffix)
+    except FileNotFoundError: pass
+os.replace(tmp, target)
+print("RESTORED")
+"""
+
+
+class BackupError(Exception):
+    pass
+
+
+@dataclass
+class Backup:
+    name: str
+    path: Path
+    manifest: dict = field(default_factory=dict)
+
+    @property
+    def files(self) -> list[str]:
+        return sorted(p.name for p in self.path.iterdir() if p.name != MANIFEST)
+
+    def line(self) -> str:
+        database = self.manifest.get("database", {})
+        db = f"database {database['file']}" if database.get("file") else f"no database ({database.get('note', '?')})"
+        return f"{self.name}  {self.manifest.get('reason', '')}; {db}; files: {', '.join(self.files)}"
+
+
+def backups_dir(directory: Path) -> Path:
+    return Path(directory) / BACKUPS_DIR
+
+
+def list_backups(directory: Path) -> list[Backup]:
+    """The backups of DIR, oldest first."""
+    root = backups_dir(directory)
+    if not root.is_dir():
+        return []
+    found = []
+    for path in sorted(root.iterdir()):
+        if not path.is_dir() or path.is_symlink():
+            continue
+        try:
+            manifest = json.loads(read_private(path / MANIFEST))
+        except (FileNotFoundError, ValueError, InstallDirError):
+            manifest = {"reason": "(no backup.json: incomplete)"}
+        found.append(Backup(path.name, path, manifest))
+    return found
+
+
+def find_backup(directory: Path, name: str | None) -> Backup:
+    found = [b for b in list_backups(directory) if b.manifest.get("complete")]
+    if not found:
+        raise BackupError(f"no backup in {backups_dir(directory)}: one is made before each upgrade of the hub")
+    if name is None:
+        return found[-1]
+    for backup in found:
+        if backup.name == name:
+            return backup
+    raise BackupError(f"--to {name}: no such backup; the backups are: {', '.join(b.name for b in found)}")
+
+
+def _new_folder(directory: Path) -> Path:
+    root = backups_dir(directory)
+    ensure_directory(root)
+    os.chmod(root, 0o700)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for suffix in ("", *(f"-{n}" for n in range(1, 100))):
+        path = root / f"{stamp}{suffix}"
+        try:
+            path.mkdir(mode=0o700)
+            return path
+        except FileExistsError:
+            continue
+    raise BackupError(f"cannot make a backup folder under {root}")
+
+
+def hub_pod(ctx: "Context", stage: str) -> str | None:
+    """The hub pod that is running, or None."""
+    ns = ctx.settings.cluster.namespace
+    done = ctx.runner.run(stage, ctx.kubectl("get", "pods", "-n", ns, "-l", HUB_POD_LABELS,
+                                             "--field-selector=status.phase=Running",
+                                             "-o", "jsonpath={.items[*].metadata.name}"), mutating=False, check=False)
+    names = done.output.split() if done.ok else []
+    return names[0] if names else None
+
+
+def _copy_sqlite(ctx: "Context", stage: str, target: Path) -> dict:
+    pod = hub_pod(ctx, stage)
+    if pod is None:
+        return {"note": "no running hub pod to copy it from"}
+    ns = ctx.settings.cluster.namespace
+    done = ctx.runner.run(stage, ctx.kubectl("exec", "-n", ns, pod, "-c", "hub", "--", "python3", "-c",
+                                             BACKUP_SCRIPT, HUB_DB_PATH), mutating=False, hide_output=True)
+    lines = done.output.split("\n")
+    if lines and lines[0].strip() == "NO-DATABASE":
+        return {"note": f"{HUB_DB_PATH} does not exist in pod {pod}"}
+    if not lines or not lines[-1].startswith("SHA256 "):
+        raise BackupError(f"the copy of the hub database from pod {pod} ended early")
+    data = base64.b64decode("".join(lines[:-1]))
+    digest = lines[-1].split()[1]
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise BackupError(f"the copy of the hub database from pod {pod} arrived damaged (sha256 differs)")
+    write_atomic(target / SQLITE_FILE, data, 0o600)
+    return {"type": "sqlite", "file": SQLITE_FILE, "sha256": digest, "pod": pod, "path": HUB_DB_PATH}
+
+
+def _dump_postgres(ctx: "Context", stage: str, target: Path) -> dict:
+    """pg_dump on this machine, the password through a 0600 PGPASSFILE (never in argv or the log)."""
+    from urllib.parse import urlsplit
+
+    s = ctx.settings
+    url = urlsplit(s.hub.database.url)
+    password = ctx.stored_secrets.get("hub.database.password", "")
+    passfile = target / ".pgpass"
+    write_atomic(passfile, f"{url.hostname}:{url.port or 5432}:*:{url.username or '*'}:{password}\n", 0o600)
+    try:
+        done = ctx.runner.run(stage, ["env", f"PGPASSFILE={passfile}", "pg_dump", "--no-password",
+                                      s.hub.database.url], mutating=False, hide_output=True, check=False)
+    finally:
+        passfile.unlink(missing_ok=True)
+    if not done.ok:
+        raise BackupError(f"pg_dump of the hub database exited with {done.exit_code} (is pg_dump installed here, "
+                          "and can this machine reach the database?)")
+    data = (done.output + "\n").encode()
+    write_atomic(target / POSTGRES_FILE, data, 0o600)
+    return {"type": "postgres", "file": POSTGRES_FILE, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def make_backup(ctx: "Context", reason: str, revisions: dict[str, int] | None = None, *,
+                database: bool | str = True, files: dict[str, bytes] | None = None) -> Backup:
+    """Back up the hub database, secret.yaml, the answers and the ledger of ctx.directory (DIR) into
+    DIR/backups/TIMESTAMP/ (`files`: those files as read before the run rendered into DIR). The database cannot be copied (no hub pod): said in backup.json, the
+    rest is kept. A copy that fails on the way raises BackupError (the upgrade must not go on)."""
+    import shutil
+
+    target = _new_folder(ctx.directory)
+    try:
+        return _fill(ctx, target, reason, revisions or {}, database, files)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)  # no half backup that `rollback` could pick
+        raise
+
+
+def read_files(directory: Path) -> dict[str, bytes]:
+    """secret.yaml, the answers and the ledger of DIR as they are now (read before a run renders
+    the new answers into DIR, so that the backup holds the ones that were applied)."""
+    found = {}
+    for name in (SECRET_FILE, ANSWERS_FILE, LEDGER_FILE):
+        try:
+            found[name] = read_private(Path(directory) / name)
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def _fill(ctx: "Context", target: Path, reason: str, revisions: dict, database, files) -> Backup:
+    stage = "backup"
+    copied = []
+    for name, data in (read_files(ctx.directory) if files is None else files).items():
+        write_atomic(target / name, data, 0o600)
+        copied.append(name)
+    try:
+        if database is not True:
+            database = {"note": f"not copied: {database or '--no-database-backup'}"}
+        elif ctx.settings.hub.database.type == "postgres":
+            database = _dump_postgres(ctx, stage, target)
+        else:
+            database = _copy_sqlite(ctx, stage, target)
+    except CommandFailed as err:
+        raise BackupError(f"the hub database could not be copied ({err}); fix that, or pass "
+                          "--no-database-backup to back up the files only") from None
+    manifest = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "reason": reason,
+                "files": copied, "database": database, "revisions": revisions, "complete": True}
+    write_atomic(target / MANIFEST, json.dumps(manifest, indent=2) + "\n", 0o600)
+    ctx.runner.log(stage, f"backup {target.name}: {', '.join(copied)}; database: "
+                          f"{database.get('file') or database.get('note')}")
+    return Backup(target.name, target, manifest)
+
+
+def restore_files(backup: Backup, directory: Path) -> list[str]:
+    """secret.yaml and the answers back into DIR (the ledger is history: it stays as it is)."""
+    restored = []
+    for name, mode in ((SECRET_FILE, 0o600), (ANSWERS_FILE, 0o644)):
+        try:
+            data = read_private(backup.path / name)
+        except FileNotFoundError:
+            continue
+        write_atomic(Path(directory) / name, data, mode)
+        restored.append(name)
+    return restored
+
+
+def restore_database(ctx: "Context", backup: Backup) -> str:
+    """Put the backed-up database back into the hub pod and restart the hub; what was done."""
+    database = backup.manifest.get("database", {})
+    if not database.get("file"):
+        return "no database in this backup: not restored"
+    data = read_private(backup.path / database["file"])
+    if hashlib.sha256(data).hexdigest() != database.get("sha256"):
+        raise BackupError(f"{backup.path / database['file']} does not match its checksum in backup.json")
+    if database.get("type") == "postgres":
+        return (f"PostgreSQL: restore {backup.path / database['file']} with psql yourself (the wizard does not "
+                "drop a live database)")
+    pod = hub_pod(ctx, "rollback")
+    if pod is None:
+        raise BackupError("no running hub pod to restore the database into; start the hub, then run again")
+    ns = ctx.settings.cluster.namespace
+    done = ctx.runner.run("rollback", ctx.kubectl("exec", "-i", "-n", ns, pod, "-c", "hub", "--", "python3", "-c",
+                                                  RESTORE_SCRIPT, database.get("path", HUB_DB_PATH),
+                                                  database["sha256"]),
+                          stdin=base64.encodebytes(data).decode(), hide_output=True, check=False)
+    if not done.ok or "RESTORED" not in done.output:
+        raise BackupError(f"restoring the hub database in pod {pod} failed (exit {done.exit_code})")
+    # The hub has the replaced file open: a new pod starts on the restored one.
+    ctx.runner.run("rollback", ctx.kubectl("delete", "pod", "-n", ns, pod, "--wait=false"))
+    return f"database {database['file']} restored into pod {pod}; the hub pod was restarted"
+
+
+def before_hub_change(ctx: "Context", state, reasons: dict[str, str], selected: list[str], *,
+                      database: bool = True, files: dict[str, bytes] | None = None) -> Backup | None:
+    """Back up before a run that changes a hub installed before: the binderhub stage is selected,
+    must run, and was applied before. `database` False: the files only (said in backup.json)."""
+    record = state.stages.get("binderhub")
+    if "binderhub" not in selected or "binderhub" not in reasons or record is None \
+            or record.status not in ("done", "failed", "interrupted"):
+        return None
+    try:
+        made = make_backup(ctx, "before a change to the hub", database=database, files=files)
+    except BackupError as err:
+        if record.status == "done":
+            raise  # a working hub is about to change: not without its database
+        # The hub never finished installing (failed, interrupted): its database may not be reachable.
+        ctx.notify("backup", f"warning: {err}; the hub was {record.status}, so the run goes on with the files only")
+        made = make_backup(ctx, "before a change to the hub", database=str(err), files=files)
+    ctx.notify("backup", f"backed up to {made.path}: {made.line()}")
+    return made
