@@ -239,6 +239,10 @@ def _read_file(path: str) -> bytes | None:
         return None
 
 
+def _is_dir(path: str) -> bool:
+    return os.path.isdir(path)
+
+
 def _written_paths(argv: tuple[str, ...]) -> list[tuple[str, str]]:
     """(HOST_FILE or HOST_DIR, path) that one bootstrap command writes."""
     tool, args = os.path.basename(argv[0]), list(argv[1:])
@@ -257,11 +261,12 @@ def _written_paths(argv: tuple[str, ...]) -> list[tuple[str, str]]:
     return []
 
 
-def host_changes(ledger: Ledger, stage: str, commands: Iterable, *, read: Callable[[str], bytes | None] = _read_file,
+def host_changes(ledger: Ledger, stage: str, commands: Iterable, *, read: Callable[[str], bytes | None] | None = None,
                  installed: Callable[[str], bool] | None = None, sysctl: Callable[[str], str | None] | None = None) -> None:
     """Record, before they run, what these bootstrap commands will change on this machine: every
     file with its content now (saved beside the ledger), directories made, packages not installed
     yet, sysctls with their values now, services enabled, swap turned off, the kubeadm init."""
+    read = read or _read_file
     for command in commands:
         argv = tuple(command.argv)
         tool = os.path.basename(argv[0])
@@ -277,7 +282,7 @@ def host_changes(ledger: Ledger, stage: str, commands: Iterable, *, read: Callab
                     except OSError:
                         entry["mode"] = "0644"
             else:
-                entry["existed"] = os.path.isdir(path)
+                entry["existed"] = _is_dir(path)
             ledger.record(entry)
         if tool == "apt-get" and "install" in argv:
             for package in [a for a in argv[argv.index("install") + 1:] if not a.startswith("-")]:

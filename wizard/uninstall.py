@@ -118,6 +118,11 @@ def make_plan(entries: list[dict], stages: list[str], *, delete_data: bool, dele
             if entry["op"] == L.OBJECT and entry["kind"] == CRD_KIND and not delete_crds:
                 plan.kept.append(f"{describe(entry)}: --delete-crds removes it")
                 continue
+            if entry["op"] == L.HELM and entry.get("chart") == "binderhub" and not delete_data:
+                plan.kept.append(f"the hub's database volume of release {entry['name']} (set to Retain) and the "
+                                 f"user home volumes in {entry['namespace']}: data (--delete-data removes them)")
+            if entry["op"] == L.HELM and not delete_crds:
+                plan.kept.append(f"CRDs made by release {entry['name']}, if any: --delete-crds removes them")
             items.append(entry)
         # The namespace last in its stage: it is removed only when the rest has gone.
         items.sort(key=lambda e: e["op"] == L.OBJECT and e["kind"] == "Namespace")
@@ -192,15 +197,19 @@ class ClusterView:
         return self._cluster
 
     def raw(self, path: str) -> dict | None:
+        """GET any path of the API as a dict; None when it is not there (404)."""
         from kubernetes.client.exceptions import ApiException
 
-        try:
-            return self.cluster.api.call_api(path, "GET", auth_settings=["BearerToken"], response_type="object",
-                                             _return_http_data_only=True, _request_timeout=15)
-        except ApiException as err:
-            if err.status == 404:
-                return None
-            raise
+        api = self.cluster.api
+        method, url, headers, body, post = api.param_serialize(
+            "GET", path, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+        response = api.call_api(method, url, headers, body, post, _request_timeout=15)
+        data = response.read()
+        if response.status == 404:
+            return None
+        if response.status >= 400:
+            raise ApiException(status=response.status, reason=response.reason, body=data)
+        return json.loads(data)
 
     def reachable(self) -> None:
         try:
@@ -517,14 +526,17 @@ class Uninstaller:
 
 def _needs(directory: Path) -> tuple[dict[str, tuple[str, ...]], str]:
     """Stage -> its needs (the plan of DIR's answers), and the kube context; empty when unreadable."""
+    from .export import read_answers_file
     from .installdir import ANSWERS_FILE
+    from .secretstore import read_stored
     from .settings import load_answers
-    from .yamlio import loads
 
     try:
-        raw = loads((directory / ANSWERS_FILE).read_text())
-        settings = load_answers(raw).settings
+        settings = load_answers(read_answers_file(directory / ANSWERS_FILE, follow_links=False),
+                                read_stored(directory)).settings
     except Exception:  # noqa: BLE001 - no or bad answers: fall back to the ledger's order
+        return {}, ""
+    if settings is None:
         return {}, ""
     from .stages import plan
 
@@ -533,6 +545,13 @@ def _needs(directory: Path) -> tuple[dict[str, tuple[str, ...]], str]:
     except Exception:  # noqa: BLE001
         stages = plan(settings)
     return {s.name: s.needs for s in stages}, settings.cluster.context or ""
+
+
+def _recorded_stages(ledger: L.Ledger, entries: list[dict], needs: dict) -> list[str]:
+    """Stages with cluster things recorded, in plan order where the plan knows the stage (one it
+    does not know came later, so it is removed first)."""
+    recorded = [s for s in ledger.stages() if any(e["stage"] == s and e["op"] not in HOST_OPS for e in entries)]
+    return [s for s in needs if s in recorded] + [s for s in recorded if s not in needs]
 
 
 def show_plan(plan: Plan, say: Callable[[str], None]) -> None:
@@ -614,9 +633,7 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
                        cluster_factory or default_factory)
     entries = ledger.current()
     try:
-        cluster_stages = [s for s in ledger.stages() if any(e["stage"] == s and e["op"] not in HOST_OPS
-                                                            for e in entries)]
-        chosen = select_stages(cluster_stages, stage, needs)
+        chosen = select_stages(_recorded_stages(ledger, entries, needs), stage, needs)
     except BadInput as err:
         say(f"uninstall: {err}")
         return EXIT_BAD_INPUT
@@ -789,3 +806,15 @@ def _summary(report: Report, say, directory: Path) -> int:
         say(f"nothing of the install is left but what is kept above. `wizard install --dir {directory}` installs "
             "again with the same secrets.")
     return report.code
+
+
+def preview(directory: Path, *, stage: str | None = None, delete_data: bool = False, delete_crds: bool = False,
+            node: bool = False) -> list[str]:
+    """What `run` would show before asking, from the ledger alone (no cluster): for the TUI."""
+    ledger = L.Ledger(Path(directory))
+    entries = ledger.current()
+    needs, _context = _needs(Path(directory))
+    lines: list[str] = []
+    show_plan(make_plan(entries, select_stages(_recorded_stages(ledger, entries, needs), stage, needs), delete_data=delete_data,
+                        delete_crds=delete_crds, node=node), lines.append)
+    return lines
