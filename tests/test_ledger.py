@@ -108,3 +108,22 @@ def test_host_changes_save_each_previous_file_byte_for_byte(tmp_path):
     assert entries[(HOST_FILE, str(tmp_path / "fstab.bak"))]["existed"] is False
     assert (HOST_PACKAGE, "curl") in entries and (KUBEADM_INIT, None) in entries
     assert oct(os.stat(tmp_path / "dir" / saved["saved"]).st_mode & 0o777) == "0o600"
+
+
+def test_status_says_what_the_ledger_holds_of_each_stage(tmp_path):
+    """`wizard status` (the session's status, which the TUI's Welcome shows too) reads the ledger."""
+    from tests.test_tui_support import export_example
+    from wizard.session import InstallSession
+
+    directory = tmp_path / "setup"
+    export_example(directory)
+    ledger = Ledger(directory)
+    ledger.record(helm(1))
+    namespace = {"op": OBJECT, "stage": "namespace", "apiVersion": "v1", "kind": "ConfigMap", "namespace": "binder",
+                 "name": "x", "uid": "11111111-2222-3333-4444-555555555555"}
+    ledger.record(namespace)
+    ledger.mark_removed(namespace, "namespace")
+    rows = {row.name: row for row in InstallSession(directory).status().stages}
+    assert rows["binderhub"].note == "1 thing(s) in the ledger"
+    assert rows["namespace"].note == "removed by wizard uninstall"
+    assert rows["storage"].note == ""

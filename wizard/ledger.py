@@ -317,3 +317,17 @@ def record_host(ctx, stage: str, commands: list) -> None:
         return value.decode().strip() if value is not None else None
 
     host_changes(Ledger(ctx.directory), stage, commands, installed=installed, sysctl=sysctl)
+
+
+def stage_notes(directory: Path) -> dict[str, str]:
+    """For `wizard status`: per stage, what the ledger holds of it now, or that uninstall removed it."""
+    ledger = Ledger(directory)
+    everything = ledger.entries()
+    now: dict[str, int] = {}
+    for entry in ledger.current():
+        now[entry["stage"]] = now.get(entry["stage"], 0) + 1
+    notes = {}
+    for stage in dict.fromkeys(e["stage"] for e in everything if e["op"] != REMOVED):
+        count = now.get(stage, 0)
+        notes[stage] = f"{count} thing(s) in the ledger" if count else "removed by wizard uninstall"
+    return notes

@@ -325,12 +325,15 @@ class InstallSession:
     def status(self) -> Status:
         """Each stage of the plan with its recorded status; a done stage whose inputs changed since
         shows as stale. Answers that cannot be rendered: the recorded stages, and why."""
+        from .ledger import stage_notes
+
         state = self.dir.state()
+        recorded = stage_notes(self.directory)  # what the ledger holds of each stage
         try:
             current = self.fingerprints()
         except REFUSED as err:
-            return Status([self._row(name, state, None) for name in state.stages], str(err))
-        return Status([self._row(name, state, value) for name, value in current.items()])
+            return Status([self._row(name, state, None, recorded.get(name, "")) for name in state.stages], str(err))
+        return Status([self._row(name, state, value, recorded.get(name, "")) for name, value in current.items()])
 
     def fingerprints(self) -> dict[str, str]:
         """Stage -> the fingerprint of what it would apply now, in plan order (a scratch render)."""
@@ -342,11 +345,11 @@ class InstallSession:
             rendered.cleanup()
 
     @staticmethod
-    def _row(name: str, state: InstallState, current: str | None) -> StageStatus:
+    def _row(name: str, state: InstallState, current: str | None, recorded: str = "") -> StageStatus:
         record = state.stages.get(name)
         if record is None:
-            return StageStatus(name, "pending")
-        note = (record.error or "").splitlines()[0] if record.error else ""
+            return StageStatus(name, "pending", note=recorded)
+        note = (record.error or "").splitlines()[0] if record.error else recorded
         status = record.status
         if status == "done" and current is not None and record.fingerprint != current:
             status, note = "stale", "an answer it depends on changed"

@@ -251,8 +251,15 @@ class ClusterView:
         return obj is not None and obj["metadata"].get("uid") == entry["uid"]
 
     def delete(self, stage: str, entry: dict) -> str:
-        """DELETE with a uid precondition; "deleted", "gone" or "not ours" (same name, other uid)."""
+        """DELETE with a uid precondition; "deleted", "gone" or "not ours" (same name, other uid).
+        In a dry run the command is only recorded."""
         path = self.path(entry["apiVersion"], entry["kind"], entry.get("namespace", ""), entry["name"])
+        body = json.dumps({"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background",
+                           "preconditions": {"uid": entry["uid"]}})
+        if self.runner.dry_run:
+            self.runner.run(stage, self.kubectl("delete", "--raw", path or f"({entry['kind']} {entry['name']})",
+                                                "-f", "-"), stdin=body)
+            return "deleted"
         if path is None:
             return "gone"   # its kind is gone (a CRD removed): so is it
         obj = self.raw(path)
@@ -260,8 +267,8 @@ class ClusterView:
             return "gone"   # removed already (a run killed before it could say so): not deleted twice
         if obj["metadata"].get("uid") != entry["uid"]:
             return "not ours"
-        body = json.dumps({"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background",
-                           "preconditions": {"uid": entry["uid"]}})
+        if obj["metadata"].get("deletionTimestamp"):
+            return "deleted"   # being deleted already (by a run that was cut off): not asked twice
         result = self.runner.run(stage, self.kubectl("delete", "--raw", path, "-f", "-"), stdin=body, check=False)
         text = result.output
         if result.ok:
@@ -354,13 +361,11 @@ class Uninstaller:
         self.say = say
         self.cancelled = cancelled
         self.report = Report()
-        self.removed: list[dict] = []   # what this run removed (or found gone), for the checks
 
     def _done(self, stage: str, entry: dict, what: str) -> None:
         if not self.runner.dry_run:
             self.ledger.mark_removed(entry, stage)
         self.report.removed.append(what)
-        self.removed.append(entry)
 
     def remove_stage(self, stage: str, items: list[dict], *, delete_data: bool) -> None:
         view = self.view
@@ -381,15 +386,7 @@ class Uninstaller:
             elif op == L.OBJECT and entry["kind"] == "Namespace":
                 self._remove_namespace(label, stage, entry)
             elif op == L.OBJECT:
-                outcome = "deleted" if self.runner.dry_run else None
-                if outcome is None:
-                    outcome = view.delete(label, entry)
-                else:
-                    path = view.path(entry["apiVersion"], entry["kind"], entry.get("namespace", ""), entry["name"])
-                    body = json.dumps({"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background",
-                                       "preconditions": {"uid": entry["uid"]}})
-                    self.runner.run(label, view.kubectl("delete", "--raw", path or "?", "-f", "-"), stdin=body)
-                if outcome == "not ours":
+                if view.delete(label, entry) == "not ours":
                     self.report.notes.append(f"{what}: another object of that name is there now (not the one the "
                                              "install created); left as it is")
                 self._done(stage, entry, what)
@@ -399,9 +396,11 @@ class Uninstaller:
             elif op == L.KEPT_VOLUME:
                 pv = {"apiVersion": "v1", "kind": "PersistentVolume", "namespace": "", "name": entry["name"],
                       "uid": entry["uid"]}
-                if self.runner.dry_run:
-                    self.runner.run(label, view.kubectl("delete", "persistentvolume", entry["name"]))
-                else:
+                if self.runner.dry_run or view.ours(pv):
+                    # Back to Delete first: the provisioner then removes the data, not only the object.
+                    self.runner.run(label, view.kubectl(
+                        "patch", "persistentvolume", entry["name"], "--type=merge",
+                        "-p", json.dumps({"spec": {"persistentVolumeReclaimPolicy": "Delete"}})))
                     view.delete(label, pv)
                 self._done(stage, entry, what)
         if not self.runner.dry_run:
@@ -540,11 +539,8 @@ def _needs(directory: Path) -> tuple[dict[str, tuple[str, ...]], str]:
         return {}, ""
     from .stages import plan
 
-    try:
-        stages = plan(settings, bootstrap=True)
-    except Exception:  # noqa: BLE001
-        stages = plan(settings)
-    return {s.name: s.needs for s in stages}, settings.cluster.context or ""
+    # The cluster stages: the bootstrap's are undone as one, by --node.
+    return {s.name: s.needs for s in plan(settings)}, settings.cluster.context or ""
 
 
 def _recorded_stages(ledger: L.Ledger, entries: list[dict], needs: dict) -> list[str]:
@@ -639,7 +635,7 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
         return EXIT_BAD_INPUT
     plan = make_plan(entries, chosen, delete_data=delete_data, delete_crds=delete_crds, node=node and stage is None)
     show_plan(plan, say)
-    if not plan.stages and not plan.node:
+    if not plan.stages and not plan.node and not delete_crds:
         return EXIT_OK
 
     def confirm(question: str) -> bool:
@@ -658,7 +654,10 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
         return EXIT_BAD_INPUT
     try:
         runner.log("uninstall", f"uninstall of {directory}" + (" (dry run)" if dry_run else ""))
-        if plan.stages:
+        if not confirm("Remove the above? [y/N] "):
+            say("nothing removed")
+            return EXIT_OK
+        if plan.stages or delete_crds:
             try:
                 view.reachable()
             except Unreachable as err:
@@ -667,9 +666,7 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
                     return EXIT_UNREACHABLE
                 say(f"note: {err}; going on with the node (kubeadm reset removes the cluster)")
                 plan.stages = []
-        if not confirm("Remove the above? [y/N] "):
-            say("nothing removed")
-            return EXIT_OK
+                delete_crds = False
         worker = Uninstaller(directory, runner, view, timeout=timeout, say=say,
                              cancelled=lambda: runner.cancelled)
         worker.report.kept += plan.kept
@@ -691,10 +688,15 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
             worker.remove_stage(name, items, delete_data=delete_data)
             if delete_data and not dry_run:
                 _delete_claims(view, runner, name, items)
-        if delete_crds and plan.stages:
+        if delete_crds and not runner.cancelled:
             _delete_crds(view, runner, ledger, worker.report, dry_run)
         if plan.stages and not dry_run and not runner.cancelled:
-            worker.check(worker.removed)
+            # Everything of these stages removed, by this run or by one cut off before it could check.
+            chosen_stages = {name for name, _items in plan.stages}
+            now = {L.key(e) for e in ledger.current()}
+            gone = {(L.key(e), e.get("uid")): e for e in ledger.entries()
+                    if e["op"] in (L.HELM, L.OBJECT) and e["stage"] in chosen_stages and L.key(e) not in now}
+            worker.check(list(gone.values()))
         if plan.node and not runner.cancelled:
             _undo_node(directory, runner, plan.node, node_confirm=confirm, say=say, report=worker.report,
                        sudo=sudo if sudo is not None else ([] if os.geteuid() == 0 else ["sudo"]))
@@ -739,7 +741,9 @@ def _delete_claims(view: ClusterView, runner: Runner, stage: str, items: list[di
 
 def _delete_crds(view: ClusterView, runner: Runner, ledger: L.Ledger, report: Report, dry_run: bool) -> None:
     """--delete-crds: the CRDs our helm releases made, unless custom resources of them exist."""
-    releases = {e["name"] for e in ledger.entries() if e["op"] == L.HELM}
+    # Only the CRDs of releases uninstalled (now or before): a release still installed needs its own.
+    releases = {e["name"] for e in ledger.entries() if e["op"] == L.HELM} - \
+        {e["name"] for e in ledger.current() if e["op"] == L.HELM}
     listing = view.raw("/apis/apiextensions.k8s.io/v1/customresourcedefinitions") or {}
     for crd in listing.get("items", []):
         meta = crd["metadata"]
@@ -755,9 +759,6 @@ def _delete_crds(view: ClusterView, runner: Runner, ledger: L.Ledger, report: Re
             names = ", ".join(f"{i['metadata'].get('namespace', '')}/{i['metadata']['name']}".lstrip("/")
                               for i in in_use[:5])
             report.left.append(f"CRD {meta['name']}: refused, {len(in_use)} custom resource(s) of it exist ({names})")
-            continue
-        if dry_run:
-            runner.run("uninstall-crds", view.kubectl("delete", "customresourcedefinition", meta["name"]))
             continue
         view.delete("uninstall-crds", {"apiVersion": "apiextensions.k8s.io/v1", "kind": CRD_KIND, "namespace": "",
                                        "name": meta["name"], "uid": meta["uid"]})
