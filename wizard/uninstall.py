@@ -636,7 +636,7 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
     plan = make_plan(entries, chosen, delete_data=delete_data, delete_crds=delete_crds, node=node and stage is None)
     show_plan(plan, say)
     if not plan.stages and not plan.node and not delete_crds:
-        return EXIT_OK
+        return EXIT_OK if dry_run else _check_only(directory, view, ledger, stage, needs, timeout, say)
 
     def confirm(question: str) -> bool:
         if yes or dry_run:
@@ -691,12 +691,7 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
         if delete_crds and not runner.cancelled:
             _delete_crds(view, runner, ledger, worker.report, dry_run)
         if plan.stages and not dry_run and not runner.cancelled:
-            # Everything of these stages removed, by this run or by one cut off before it could check.
-            chosen_stages = {name for name, _items in plan.stages}
-            now = {L.key(e) for e in ledger.current()}
-            gone = {(L.key(e), e.get("uid")): e for e in ledger.entries()
-                    if e["op"] in (L.HELM, L.OBJECT) and e["stage"] in chosen_stages and L.key(e) not in now}
-            worker.check(list(gone.values()))
+            worker.check(removed_entries(ledger, stage, needs))
         if plan.node and not runner.cancelled:
             _undo_node(directory, runner, plan.node, node_confirm=confirm, say=say, report=worker.report,
                        sudo=sudo if sudo is not None else ([] if os.geteuid() == 0 else ["sudo"]))
@@ -721,6 +716,35 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
     finally:
         if not dry_run:
             lock.__exit__(None, None, None)
+
+
+def removed_entries(ledger: L.Ledger, stage: str | None, needs: dict) -> list[dict]:
+    """Every release and object of the selected stages that uninstall removed, by this run or by
+    one cut off before it could check (each uid once)."""
+    ever = list(dict.fromkeys(e["stage"] for e in ledger.entries() if e["op"] != L.REMOVED))
+    chosen = set(ever) if stage is None else set(select_stages(list(needs) + [s for s in ever if s not in needs],
+                                                               stage, needs))
+    now = {L.key(e) for e in ledger.current()}
+    gone = {(L.key(e), e.get("uid")): e for e in ledger.entries()
+            if e["op"] in (L.HELM, L.OBJECT) and e["stage"] in chosen and L.key(e) not in now}
+    return list(gone.values())
+
+
+def _check_only(directory: Path, view: ClusterView, ledger: L.Ledger, stage: str | None, needs: dict,
+                timeout: float, say) -> int:
+    """Nothing left to remove: check that what was removed is gone (a run may have been cut off
+    before its checks)."""
+    targets = removed_entries(ledger, stage, needs)
+    if not targets:
+        return EXIT_OK
+    try:
+        view.reachable()
+    except Unreachable as err:
+        say(f"uninstall: {err}")
+        return EXIT_UNREACHABLE
+    worker = Uninstaller(directory, view.runner, view, timeout=timeout, say=say)
+    worker.check(targets)
+    return _summary(worker.report, say, directory)
 
 
 def _delete_claims(view: ClusterView, runner: Runner, stage: str, items: list[dict]) -> None:
