@@ -41,6 +41,7 @@ class WelcomeScreen(Screen):
                 yield Button("Continue", id="continue", variant="primary")
                 yield Button("Reconfigure", id="reconfigure")
                 yield Button("Start over", id="start-over", variant="warning")
+                yield Button("Uninstall", id="uninstall", variant="error")
             else:
                 yield Button("Start", id="start", variant="primary")
             yield Button("Quit", id="quit")
@@ -86,6 +87,10 @@ class WelcomeScreen(Screen):
             self.app.start_steps("cluster")
         elif button == "continue":
             self.app.start_steps("review")
+        elif button == "uninstall":
+            from .uninstall import UninstallScreen
+
+            self.app.push_screen(UninstallScreen())
         elif button == "start-over":
             from .dialogs import StartOver
 

@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="also the launch check: BinderHub builds and launches launch.repository, the check "
                              "opens the server's API, then stops it and removes its user (minutes on a first build)")
     _upgrade_commands(commands)
+    _uninstall_parser(commands)
     return parser
 
 
@@ -118,6 +119,46 @@ def _upgrade_command(args: argparse.Namespace) -> int:
     return install.install(args.dir, args.answers, yes=args.yes, dry_run=args.dry_run, from_stage=None, only=None,
                            options=_options(args), verbose=args.verbose, regenerate=args.regenerate_secrets,
                            command="upgrade", database_backup=args.database_backup)
+
+
+# --- uninstall (wizard/uninstall.py): one block ----------------------------------------------------
+
+def _uninstall_parser(commands) -> None:
+    uninstall = commands.add_parser(
+        "uninstall", help="remove what the install created, from DIR/ledger.jsonl; data kept unless asked",
+        description="Show what the install created (DIR/ledger.jsonl), stage by stage in reverse order, and what "
+                    "is kept; ask once; remove it; check it is gone. Volumes and CRDs are kept unless asked. "
+                    "Exit 0: nothing left; 1: something left; 2: bad input; 3: the cluster could not be reached. "
+                    "Running again resumes.")
+    _dir_option(uninstall)
+    uninstall.add_argument("--yes", action="store_true", help="remove without asking (every question)")
+    uninstall.add_argument("--dry-run", action="store_true", help="print every command (secrets masked); change nothing")
+    uninstall.add_argument("--stage", metavar="NAME", help="remove only this stage and the stages that depend on it")
+    uninstall.add_argument("--delete-data", action="store_true",
+                           help="also delete the volumes (hub database, registry, user homes): names each and its "
+                                "size, and asks again")
+    uninstall.add_argument("--delete-crds", action="store_true",
+                           help="also delete the CRDs the charts made (refused while custom resources of them exist)")
+    uninstall.add_argument("--node", action="store_true",
+                           help="also undo the bootstrap of this machine (kubeadm reset, CNI and iptables leftovers, "
+                                "packages and files restored from the ledger); asks separately")
+    uninstall.add_argument("--forget-secrets", action="store_true",
+                           help="also remove DIR/secret.yaml (the next install generates new secrets)")
+    uninstall.add_argument("--timeout", type=float, default=120, metavar="SECONDS",
+                           help="how long to wait for each removed thing to be gone (default 120)")
+
+
+def _uninstall(args: argparse.Namespace) -> int:
+    from . import uninstall
+
+    def ask(question: str) -> bool:
+        if not sys.stdin.isatty():
+            raise uninstall.BadInput("not on a terminal: pass --yes to remove, or --dry-run to see the commands")
+        return input(question).strip().lower() in ("y", "yes")
+
+    return uninstall.run(args.dir, yes=args.yes, dry_run=args.dry_run, stage=args.stage, delete_data=args.delete_data,
+                         delete_crds=args.delete_crds, node=args.node, forget_secrets=args.forget_secrets,
+                         timeout=args.timeout, say=lambda line: print(line, flush=True), ask=ask)
 
 
 def _dir_option(command: argparse.ArgumentParser) -> None:
@@ -218,6 +259,8 @@ def _command(args: argparse.Namespace) -> int:
         return _export(args)
     if args.command in ("upgrade", "rollback"):
         return _upgrade_command(args)
+    if args.command == "uninstall":
+        return _uninstall(args)
     if args.command in ("install", "status", "verify", "join-command"):
         from . import install
 

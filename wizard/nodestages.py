@@ -11,6 +11,7 @@ import os
 
 from . import bootstrap, host
 from .context import CheckFailed, Context, PreflightRefused
+from .ledger import record_host
 from .stage import Stage
 
 
@@ -47,6 +48,7 @@ def _apply(name: str):
     def apply(ctx: Context) -> None:
         facts = _facts(ctx)
         for _planned, commands in bootstrap.plan(facts, [_step(facts, name)]):
+            record_host(ctx, f"node-{name}", commands)  # the ledger, before anything changes
             for command in commands:
                 ctx.runner.run(f"node-{name}", [*_sudo(), *command.argv], stdin=command.stdin)
     return apply

@@ -351,14 +351,18 @@ class InstallSession:
         """Each stage of the plan with its recorded status; a done stage whose inputs changed since
         shows as stale. Answers that cannot be rendered: the recorded stages, and why."""
         from .backup import list_backups
+        from .ledger import stage_notes
 
         state = self.dir.state()
         backups = [backup.line() for backup in list_backups(self.directory)]
+        recorded = stage_notes(self.directory)  # what the ledger holds of each stage
         try:
             current = self.fingerprints()
         except REFUSED as err:
-            return Status([self._row(name, state, None) for name in state.stages], str(err), backups)
-        return Status([self._row(name, state, value) for name, value in current.items()], backups=backups)
+            return Status([self._row(name, state, None, recorded.get(name, "")) for name in state.stages], str(err),
+                          backups)
+        return Status([self._row(name, state, value, recorded.get(name, "")) for name, value in current.items()],
+                      backups=backups)
 
     def fingerprints(self) -> dict[str, str]:
         """Stage -> the fingerprint of what it would apply now, in plan order (a scratch render)."""
@@ -370,11 +374,11 @@ class InstallSession:
             rendered.cleanup()
 
     @staticmethod
-    def _row(name: str, state: InstallState, current: str | None) -> StageStatus:
+    def _row(name: str, state: InstallState, current: str | None, recorded: str = "") -> StageStatus:
         record = state.stages.get(name)
         if record is None:
-            return StageStatus(name, "pending")
-        note = (record.error or "").splitlines()[0] if record.error else ""
+            return StageStatus(name, "pending", note=recorded)
+        note = (record.error or "").splitlines()[0] if record.error else recorded
         status = record.status
         if status == "done" and current is not None and record.fingerprint != current:
             status, note = "stale", "an answer it depends on changed"

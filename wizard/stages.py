@@ -15,6 +15,7 @@ from . import checks
 from .charts import CHARTS, chart_ref
 from .context import CheckFailed, Context
 from .installdir import SECRET_FILE
+from .ledger import Recorder, default_flag
 from .render import expose
 from .render.infra import DEFAULT_CLASS_ANNOTATION, STORAGE_CHART, STORAGE_VALUES_FILE
 from .render.userpods import CONFIGMAPS
@@ -55,16 +56,22 @@ def _helm_install(ctx: Context, stage: str, key: str, release: str, namespace: s
     from .upgrade import record_release  # the revision to roll back to if the checks fail after it
 
     record_release(ctx, stage, key, release, namespace, values, args)
+    record = Recorder(ctx, stage)  # the ledger (wizard/ledger.py): the release, and a namespace helm made
+    record.before_helm(namespace)
     # No --wait: the wizard's own checks wait, with watches and an announced deadline.
     ctx.runner.run(stage, ctx.helm("upgrade", "--install", release, *args, "--namespace", namespace,
                                    "--create-namespace", *[a for v in values for a in ("-f", ctx.file(v))]))
+    record.helm(release, namespace, key, ref.version or "")
 
 
 def _kubectl_apply(ctx: Context, stage: str, *files: str, namespace: str | None = None) -> None:
     args = ["apply", *(["-n", namespace] if namespace else [])]
     for name in files:
         args += ["-f", ctx.file(name)]
+    record = Recorder(ctx, stage)  # the ledger: the objects this apply created, by uid
+    record.before_apply(args[1:])
     ctx.runner.run(stage, ctx.kubectl(*args))
+    record.applied(args[1:])
 
 
 # --- apply steps -------------------------------------------------------------------------------
@@ -75,8 +82,10 @@ def apply_storage(ctx: Context) -> None:
         chart = CHARTS[STORAGE_CHART]
         _helm_install(ctx, "storage", chart.key, chart.release, chart.namespace, [STORAGE_VALUES_FILE])
     else:
+        previous = default_flag(ctx, s.storage.storage_class)
         ctx.runner.run("storage", ctx.kubectl("annotate", "--overwrite", "storageclass", s.storage.storage_class,
                                               f"{DEFAULT_CLASS_ANNOTATION}=true"))
+        Recorder(ctx, "storage").default_class(s.storage.storage_class, previous, "true")
     if ctx.runner.dry_run:
         return
     for other in checks.other_defaults(ctx):
@@ -84,6 +93,7 @@ def apply_storage(ctx: Context) -> None:
                    f"on {s.storage.storage_class}")
         ctx.runner.run("storage", ctx.kubectl("annotate", "--overwrite", "storageclass", other,
                                               f"{DEFAULT_CLASS_ANNOTATION}=false"))
+        Recorder(ctx, "storage").default_class(other, "true", "false")
 
 
 def apply_ingress(ctx: Context) -> None:
@@ -120,7 +130,10 @@ def apply_registry(ctx: Context) -> None:
 def apply_namespace(ctx: Context) -> None:
     ns = ctx.settings.cluster.namespace
     manifest = json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    record = Recorder(ctx, "namespace")
+    record.before_apply(["-f", "-"], stdin=manifest)
     ctx.runner.run("namespace", ctx.kubectl("apply", "-f", "-"), stdin=manifest)
+    record.applied(["-f", "-"], stdin=manifest)
     _kubectl_apply(ctx, "namespace", *[filename for _n, filename, _m, _k in CONFIGMAPS], namespace=ns)
 
 
