@@ -25,6 +25,7 @@ SECRET_FILE = "secret.yaml"     # every secret, 0600
 STATE_FILE = "state.json"       # each stage's status and fingerprint
 LOG_FILE = "install.log"        # every command and its output, secrets masked
 LOCK_FILE = ".install.lock"     # held by the one install or export at work in the directory
+DIAGNOSTICS_PREFIX = "diagnostics-"  # DIR/diagnostics-TIMESTAMP.tar.gz, written by `wizard diagnose`
 
 _CAUSES = {
     errno.EROFS: "the file system is read-only",
