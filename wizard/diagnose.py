@@ -95,7 +95,7 @@ _SECRET_WORD = r"(?:password|passwd|pwd|secret|token|api[_-]?key|credentials?|pr
 _KEY_VALUE = re.compile(r"""(?ix)
     (?P<key>["']?[\w.-]*""" + _SECRET_WORD + r"""["']?[ \t]*[:=][ \t]*)
     (?P<quote>\\?["']?)
-    (?P<value>(?!\*\*\*\*)[^\s"'\\,;&{}\[\]()]{4,})(?![\w.(\[])""")  # not `x = call(` or `x = y[...]`: code
+    (?P<value>(?!\*\*\*\*|(?:true|false|null|none|\d+)\b)[^\s"'\\,;&{}\[\]()]{4,})(?![\w.(\[])""")  # not `x = call(` or `x = y[...]`: code
 _AUTH_HEADER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{16,}")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 _HEX = re.compile(r"(?<![:\w])[0-9a-f]{32,}(?![\w])")  # `openssl rand -hex 32`; not sha256:... digests
