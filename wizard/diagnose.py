@@ -193,7 +193,12 @@ class _Reader:
         self.problems: list[str] = []
 
     def run(self, argv: list[str]):
-        return self.ctx.runner.run("diagnose", argv, mutating=False, check=False, hide_output=True)
+        from .runner import CommandResult
+
+        try:
+            return self.ctx.runner.run("diagnose", argv, mutating=False, check=False, hide_output=True)
+        except Exception as err:  # noqa: BLE001 - a cancelled runner, a missing tool: recorded, not fatal
+            return CommandResult(tuple(argv), 1, f"{argv[0]} could not run: {err.__class__.__name__}")
 
     def kubectl_json(self, what: str, *args: str) -> dict | None:
         result = self.run(self.ctx.kubectl(*args, "-o", "json", f"--request-timeout={REQUEST_TIMEOUT}"))
@@ -521,32 +526,50 @@ def write_archive(directory: Path, snapshot: Snapshot, *, report: str | None = N
 EXIT_OK, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 0, 2, 3
 
 
-def diagnose(directory: Path, options, out=None) -> int:
-    """`wizard diagnose`: collect, analyze, print the report, write the archive."""
-    import sys
+@dataclass(frozen=True)
+class Diagnosis:
+    archive: Path
+    report: str
+    reachable: bool
 
+
+class DiagnoseRefused(Exception):
+    """Bad input: DIR missing, or its answers do not render."""
+
+
+def run_diagnosis(directory: Path, options) -> Diagnosis:
+    """Collect, analyze and write the archive for DIR (the CLI's and the TUI's one path): a fresh
+    read-only context from DIR's answers, never the context of a run (it may be cancelled)."""
     from .analyzer import analyze, format_report
     from .session import REFUSED, InstallSession
 
-    out = out or sys.stdout
     directory = Path(directory)
     if not directory.is_dir():
-        print(f"diagnose: --dir {directory} is not an install directory (it does not exist)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise DiagnoseRefused(f"--dir {directory} is not an install directory (it does not exist)")
     session = InstallSession(directory, options=options)
     try:
         rendered = session.render(scratch=True)
     except REFUSED as err:
-        print(f"diagnose: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise DiagnoseRefused(str(err)) from None
     try:
         ctx = session.context(rendered, dry_run=True, look_only=True, rerender=False)
         snapshot = collect(ctx, directory=directory)  # DIR's state and log, not the scratch copy's
     finally:
         rendered.cleanup()
-    causes = analyze(snapshot)
-    report = format_report(snapshot, causes)
-    path = write_archive(directory, snapshot, report=report)
-    print(report, file=out)
-    print(f"wrote {path} (0600): send it along with a question; secrets in it are masked", file=out)
-    return EXIT_OK if snapshot.reachable else EXIT_UNREACHABLE
+    report = format_report(snapshot, analyze(snapshot))
+    return Diagnosis(write_archive(directory, snapshot, report=report), report, snapshot.reachable)
+
+
+def diagnose(directory: Path, options, out=None) -> int:
+    """`wizard diagnose`: collect, analyze, print the report, write the archive."""
+    import sys
+
+    out = out or sys.stdout
+    try:
+        result = run_diagnosis(directory, options)
+    except DiagnoseRefused as err:
+        print(f"diagnose: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(result.report, file=out)
+    print(f"wrote {result.archive} (0600): send it along with a question; secrets in it are masked", file=out)
+    return EXIT_OK if result.reachable else EXIT_UNREACHABLE
