@@ -70,6 +70,19 @@ def test_unreachable_api_server_gives_exit_3_and_a_partial_archive(tmp_path):
     assert not any(value in text for text in members.values() for value in _secret_values(stored))
 
 
+def test_verify_points_to_diagnose_when_a_check_fails(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}], "users": [{"name": "u", "user": {}}]}))
+    env = kube_tool_env(kubeconfig, tmp_path / "state")
+    directory = exported(tmp_path, env)
+    result = wizard(env, "verify", "--dir", str(directory), "--timeout", "1")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"wizard diagnose --dir {directory}" in result.stdout
+
+
 def _secret_values(secret_yaml: str) -> list[str]:
     import yaml
 
