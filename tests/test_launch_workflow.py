@@ -24,8 +24,6 @@ ANSWERS_SCRIPT = REPO / ".github" / "e2e" / "answers.py"
 TEMPLATE = REPO / "tests" / "data" / "e2e-answers.yaml"
 RUNNER_ENV = {"REGISTRY_USER": "octo-cat", "REGISTRY_PASSWORD": "ghs_exampletoken0123456789",
               "REGISTRY_OWNER": "Binder-Org"}
-LATER = {"diagnose", "uninstall"}  # added by other branches at the same time
-LATER_MARK = pytest.mark.xfail(strict=True, reason="added by the diagnose/uninstall branches")
 
 
 def actionlint() -> str:
@@ -109,7 +107,7 @@ def test_the_workflow_runs_install_verify_launch_diagnose_and_uninstall_in_that_
 
 
 @pytest.mark.parametrize("command", [
-    pytest.param(command, id=command[0], marks=[LATER_MARK] if command[0] in LATER else [])
+    pytest.param(command, id=command[0])
     for command in wizard_commands()])
 def test_every_wizard_command_of_the_workflow_exists_with_its_options(command):
     """Parsed by the real argparse parser of wizard/cli.py: an unknown command or option exits 2."""

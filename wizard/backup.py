@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .runner import CommandFailed
-from .installdir import (ANSWERS_FILE, BACKUPS_DIR, SECRET_FILE, InstallDirError, ensure_directory, read_private,
+from .installdir import (ANSWERS_FILE, BACKUPS_DIR, LEDGER_FILE, SECRET_FILE, InstallDirError, ensure_directory, read_private,
                          write_atomic)
 
 if TYPE_CHECKING:
     from .context import Context
 
-LEDGER_FILE = "ledger.jsonl"
 MANIFEST = "backup.json"
 SQLITE_FILE = "jupyterhub.sqlite"
 POSTGRES_FILE = "jupyterhub.sql"

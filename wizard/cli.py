@@ -72,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
                              "opens the server's API, then stops it and removes its user (minutes on a first build)")
     _upgrade_commands(commands)
     _uninstall_parser(commands)
+    diagnose = commands.add_parser(
+        "diagnose", help="collect what a failed install looks like into DIR/diagnostics-TIMESTAMP.tar.gz",
+        description="Read the install directory and the cluster (objects, events, logs of pods not ready, "
+                    "cert-manager's certificates and challenges, nodes, helm releases), name the likely cause and "
+                    "the next command, and write it all, secrets masked, to DIR/diagnostics-TIMESTAMP.tar.gz "
+                    "(0600). Changes nothing. Exit 0: written; 3: the cluster did not answer (the archive holds "
+                    "what DIR says); 2: bad input.")
+    _dir_option(diagnose)
+    _cluster_options(diagnose)  # --resolve and --ca-bundle reach the hub's login for the Keycloak probe
     return parser
 
 
@@ -261,6 +270,10 @@ def _command(args: argparse.Namespace) -> int:
         return _upgrade_command(args)
     if args.command == "uninstall":
         return _uninstall(args)
+    if args.command == "diagnose":
+        from .diagnose import diagnose
+
+        return diagnose(args.dir, _options(args))
     if args.command in ("install", "status", "verify", "join-command"):
         from . import install
 

@@ -278,6 +278,9 @@ def verify(directory: Path, options: Options, launch: bool = False) -> int:
     print(f"\n{passed} of {len(result.selected)} stages pass their checks")
     if unchecked:
         print(f"not checked: {', '.join(unchecked)} (the cluster's API does not answer)")
+    if failed or unchecked:
+        print(f"Next: `wizard diagnose --dir {directory}` collects what the cluster says into an archive "
+              "(secrets masked) and names the likely cause.")
     return EXIT_FAILED if failed or unchecked else EXIT_OK
 
 

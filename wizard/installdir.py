@@ -27,6 +27,7 @@ LOG_FILE = "install.log"        # every command and its output, secrets masked
 LOCK_FILE = ".install.lock"     # held by the one install or export at work in the directory
 BACKUPS_DIR = "backups"         # backups/TIMESTAMP/: hub database, secret.yaml, answers, ledger (0700)
 LEDGER_FILE = "ledger.jsonl"    # what each stage created or changed, append only, no secrets (wizard/ledger.py)
+DIAGNOSTICS_PREFIX = "diagnostics-"  # DIR/diagnostics-TIMESTAMP.tar.gz, written by `wizard diagnose`
 
 _CAUSES = {
     errno.EROFS: "the file system is read-only",

@@ -466,9 +466,17 @@ def target_for(ctx) -> Target:
 
 
 def default_explainer(ctx) -> Callable[[LaunchFailed], str | None] | None:
-    """Where the analyzer's cause comes from (wired at merge: wizard/diagnose.py collects, and
-    wizard/analyzer.py's `analyze(snapshot)` names causes). None: the report has no cause line."""
-    return None
+    """The analyzer's cause for a failed launch: wizard/diagnose.py collects the cluster as it is
+    (read-only), wizard/analyzer.py names causes; the first, with its next command, or None."""
+
+    def explain(_failure: LaunchFailed) -> str | None:
+        from .analyzer import analyze
+        from .diagnose import collect
+
+        causes = analyze(collect(ctx))
+        return f"{causes[0].cause} Next: {causes[0].next_command}" if causes else None
+
+    return explain
 
 
 def run_check(ctx, explain: Callable[[LaunchFailed], str | None] | None = None) -> LaunchReport:
