@@ -55,6 +55,13 @@ class InstallRun:
         if self.run_ is not None:
             self.run_.cancel()
 
+    def diagnose(self):
+        """Collect and analyze what the install looks like now, into DIR/diagnostics-TIMESTAMP.tar.gz
+        (wizard/diagnose.py). Blocking: call it from a thread worker."""
+        from wizard.diagnose import run_diagnosis
+
+        return run_diagnosis(self.session.directory, self.session.options)
+
     def reset_for_retry(self) -> None:
         """A fresh run (a cancelled runner refuses every command)."""
         self._cancel.clear()

@@ -1,7 +1,7 @@
 """9. Progress: one row per stage with its state, a bar for the whole install, a spinner while
 stages run, the live output of the selected stage, elapsed time and each check's deadline. On a
 failure: the check's explanation, the failed command's last lines, Retry, Skip (where safe),
-Open log, Quit. The engine runs in a thread worker; its events arrive here as messages."""
+Open log, Diagnose (wizard/diagnose.py: an archive and the likely cause), Quit. The engine runs in a thread worker; its events arrive here as messages."""
 
 from __future__ import annotations
 
@@ -70,6 +70,8 @@ class ProgressScreen(Screen):
                 yield Button("Retry", id="retry", variant="primary")
                 yield Button("Skip", id="skip")
                 yield Button("Open log", id="open-log")
+                yield Button("Diagnose", id="diagnose", tooltip="collect what the install looks like into "
+                             "DIR/diagnostics-TIMESTAMP.tar.gz (secrets masked) and name the likely cause")
                 yield Button("Quit", id="quit", variant="error")
         yield Log(id="output", auto_scroll=True)
         yield Footer()
@@ -231,7 +233,7 @@ class ProgressScreen(Screen):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         {"retry": self.action_retry, "skip": self.action_skip, "open-log": self.action_open_log,
-         "quit": self.app.action_request_quit}[event.button.id]()
+         "diagnose": self.action_diagnose, "quit": self.app.action_request_quit}[event.button.id]()
 
     def action_retry(self) -> None:
         if self.app.install_running:
@@ -251,6 +253,27 @@ class ProgressScreen(Screen):
 
     def action_open_log(self) -> None:
         self.read_log()
+
+    def action_diagnose(self) -> None:
+        if self.app.install_running:
+            return
+        self.query_one("#diagnose", Button).disabled = True
+        self.diagnose()
+
+    @work(thread=True, exclusive=True, group="diagnose", exit_on_error=False)
+    def diagnose(self) -> None:
+        from .dialogs import LogViewer
+
+        try:
+            result = self.runner_.diagnose()
+            title, text = result.archive, result.report + f"\nWritten to {result.archive} (0600), secrets masked.\n"
+        except Exception as err:  # noqa: BLE001 - shown, never fatal to the screen
+            title, text = self.app.directory, f"Diagnose could not run: {err}"
+        self.app.call_from_thread(self._diagnosed, LogViewer(title, text))
+
+    def _diagnosed(self, viewer) -> None:
+        self.query_one("#diagnose", Button).disabled = False
+        self.app.push_screen(viewer)
 
     @work(thread=True, exclusive=True, group="log", exit_on_error=False)
     def read_log(self) -> None:

@@ -180,8 +180,10 @@ class Runner:
             if check:
                 raise CommandFailed(result, display) from None
             return result
+        # No input: stdin at end of file at once. Left open, a command that asks (kubectl prompting
+        # for a username when the kubeconfig's user is empty) would wait for ever on a pipe no one writes.
         process = command(*argv[1:], _out=collect, _err=collect, _bg=True, _bg_exc=False,
-                          _in=stdin, _env=self.env or dict(os.environ), _new_session=True,
+                          _in=stdin if stdin is not None else "", _env=self.env or dict(os.environ), _new_session=True,
                           _timeout=timeout, _preexec_fn=_die_with_parent)
         with self._lock:
             self._running[id(process)] = process
