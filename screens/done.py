@@ -13,6 +13,9 @@ from .footer import Footer
 
 
 class DoneScreen(Screen):
+    # Textual focuses it once composed; an on_mount query raced the app's exit when the last
+    # stage finished just as the app closed (seen in CI: NoMatches '#quit').
+    AUTO_FOCUS = "#quit"
     BINDINGS = [Binding("escape", "app.request_quit", "Quit", show=False)]
 
     def __init__(self, settings):
@@ -42,9 +45,6 @@ class DoneScreen(Screen):
         with Horizontal(id="nav"):
             yield Button("Quit", id="quit", variant="primary")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#quit").focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.app.exit_saving(0)

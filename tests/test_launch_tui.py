@@ -39,6 +39,14 @@ async def test_the_progress_screen_shows_each_launch_phase_while_it_runs(tmp_pat
                     notes_seen.append(note)
                 await pilot.pause(0.02)
             assert progress.status.get("launch") == "done", progress.errors
+            # leave only once the Done screen is up, so the app does not close mid-push
+            from screens.done import DoneScreen
+            while not isinstance(app.screen, DoneScreen) and time.monotonic() < deadline:
+                await pilot.pause(0.02)
+            assert isinstance(app.screen, DoneScreen)
+            while app.focused is None and time.monotonic() < deadline:
+                await pilot.pause(0.02)
+            assert app.focused is not None and app.focused.id == "quit"
             output = [line for line in progress.output["launch"] if line.startswith("» ")]
     finally:
         standin.stop()
