@@ -151,3 +151,26 @@ def test_without_a_hub_pod_the_files_are_kept_and_said(ctx, tmp_path):
     assert "no running hub pod" in made.line()
     with pytest.raises(backup.BackupError, match="--to nope: no such backup"):
         backup.find_backup(ctx.directory, "nope")
+
+
+def test_the_files_before_a_change_are_the_ones_the_hub_last_ran(ctx):
+    """remember_applied keeps secret.yaml and the answers (0600 in a 0700 folder, not the ledger);
+    files_before takes them over DIR's newer ones, the ledger as it is now; without a record it
+    falls back to DIR; forget_applied_secrets drops the kept secret.yaml (--forget-secrets)."""
+    directory = ctx.directory
+    assert backup.files_before(directory) == backup.read_files(directory)  # nothing recorded yet
+    backup.remember_applied(directory)
+    applied = directory / "applied"
+    assert sorted(p.name for p in applied.iterdir()) == ["answers.yaml", "secret.yaml"]
+    assert stat.S_IMODE(applied.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in applied.iterdir())
+    (directory / "answers.yaml").write_text("cluster: {namespace: other}\n")
+    (directory / "secret.yaml").write_text("jupyterhub: {}\n")
+    (directory / "ledger.jsonl").write_text('{"stage": "binderhub"}\n{"stage": "launch"}\n')
+    before = backup.files_before(directory)
+    assert before["answers.yaml"] == b"cluster: {namespace: binder}\n"
+    assert b"distinctive-secret-0123" in before["secret.yaml"]
+    assert before["ledger.jsonl"].count(b"\n") == 2
+    backup.forget_applied_secrets(directory)
+    assert not (applied / "secret.yaml").exists() and (applied / "answers.yaml").exists()
+    assert backup.files_before(directory)["secret.yaml"] == b"jupyterhub: {}\n"

@@ -108,6 +108,11 @@ def test_upgrade_shows_the_diff_backs_up_then_applies(installed):
     assert rows(backups[0] / "jupyterhub.sqlite") == rows(run.database) == ["alice", "bob"]
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in backups[0].iterdir())
     assert f"backed up to {backups[0]}" in out
+    # The backup keeps the answers the hub ran (DIR/applied/), the run's new ones are kept after it.
+    import yaml
+
+    assert yaml.safe_load((backups[0] / "answers.yaml").read_text()).get("hub", {}).get("named_server_limit") != 7
+    assert yaml.safe_load((run.directory / "applied" / "answers.yaml").read_text())["hub"]["named_server_limit"] == 7
     assert helm_json(run, "history", "traefik", "-n", "traefik")[-1]["chart"] == "traefik-41.3.0"
     status = run.run("status")
     assert backups[0].name in status.stdout and "database jupyterhub.sqlite" in status.stdout, status.stdout

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .runner import CommandFailed
-from .installdir import (ANSWERS_FILE, BACKUPS_DIR, LEDGER_FILE, SECRET_FILE, InstallDirError, ensure_directory, read_private,
+from .installdir import (ANSWERS_FILE, APPLIED_DIR, BACKUPS_DIR, LEDGER_FILE, SECRET_FILE, InstallDirError, ensure_directory, read_private,
                          write_atomic)
 
 if TYPE_CHECKING:
@@ -215,6 +215,38 @@ def read_files(directory: Path) -> dict[str, bytes]:
         except FileNotFoundError:
             continue
     return found
+
+
+def remember_applied(directory: Path) -> None:
+    """Keep secret.yaml and the answers as the hub now runs them in DIR/applied/ (0700, files 0600):
+    called when the binderhub stage was applied and its checks pass. The TUI saves answers.yaml as
+    you type, so by the time a run starts DIR holds the NEW answers; the backup before the next
+    change takes these instead (files_before)."""
+    target = Path(directory) / APPLIED_DIR
+    for name, data in read_files(directory).items():
+        if name != LEDGER_FILE:  # the ledger is read as it is when the run starts
+            write_atomic(target / name, data, 0o600)
+
+
+def files_before(directory: Path) -> dict[str, bytes]:
+    """What a backup before a change to the hub keeps: secret.yaml and the answers as the hub last
+    ran them (DIR/applied/, when an earlier run recorded them), else as DIR holds them now; the
+    ledger as it is now. Read before the run renders into DIR."""
+    found = read_files(directory)
+    for name in (SECRET_FILE, ANSWERS_FILE):
+        try:
+            found[name] = read_private(Path(directory) / APPLIED_DIR / name)
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def forget_applied_secrets(directory: Path) -> None:
+    """--forget-secrets: no copy of secret.yaml stays behind in DIR/applied/."""
+    try:
+        (Path(directory) / APPLIED_DIR / SECRET_FILE).unlink()
+    except FileNotFoundError:
+        pass
 
 
 def _fill(ctx: "Context", target: Path, reason: str, revisions: dict, database, files) -> Backup:

@@ -26,6 +26,7 @@ STATE_FILE = "state.json"       # each stage's status and fingerprint
 LOG_FILE = "install.log"        # every command and its output, secrets masked
 LOCK_FILE = ".install.lock"     # held by the one install or export at work in the directory
 BACKUPS_DIR = "backups"         # backups/TIMESTAMP/: hub database, secret.yaml, answers, ledger (0700)
+APPLIED_DIR = "applied"         # applied/: secret.yaml and answers as the hub last ran them (0700)
 LEDGER_FILE = "ledger.jsonl"    # what each stage created or changed, append only, no secrets (wizard/ledger.py)
 DIAGNOSTICS_PREFIX = "diagnostics-"  # DIR/diagnostics-TIMESTAMP.tar.gz, written by `wizard diagnose`
 

@@ -161,7 +161,12 @@ class Run:
             before_hub_change(self.ctx, self.state, self.reasons, Engine(self.ctx, stages, self.state).selected(
                 from_stage, only), database=self.session.database_backup, files=self.before)
         engine = Engine(self.ctx, stages, self.state, self.session.listener)
-        return engine.run(from_stage=from_stage, only=only)
+        result = engine.run(from_stage=from_stage, only=only)
+        if not self.ctx.runner.dry_run and result.outcomes.get("binderhub") == Outcome.DONE:
+            from .backup import remember_applied  # what the next backup keeps as "before"
+
+            remember_applied(self.session.directory)
+        return result
 
     def verify(self) -> RunResult:
         return Engine(self.ctx, self.stages, self.state, self.session.listener).verify_all()
@@ -301,9 +306,9 @@ class InstallSession:
         """Render (into a scratch copy for a dry run), and make the context, plan and state of a run.
         Close it when done (a scratch copy holds secret.yaml)."""
         refuse_unknown_checks(self.options.skip_checks)
-        from .backup import read_files
+        from .backup import files_before
 
-        before = None if dry_run else read_files(self.directory)  # what a backup keeps: not the new render
+        before = None if dry_run else files_before(self.directory)  # what a backup keeps: not the new render
         rendered = self.render(scratch=dry_run)
         try:
             ctx = self.context(rendered, dry_run=dry_run, look_only=look_only, rerender=rerender)

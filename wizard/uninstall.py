@@ -704,6 +704,9 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
                 say(f"  [{stage_name}] {command}")
             return EXIT_OK
         if forget_secrets and stage is None:
+            from .backup import forget_applied_secrets
+
+            forget_applied_secrets(directory)
             try:
                 (directory / SECRET_FILE).unlink()
                 say("secret.yaml removed (--forget-secrets): the next install generates new secrets")
