@@ -38,6 +38,17 @@ if ! command -v tmux >/dev/null 2>&1; then
   fi
 fi
 
+# PostgreSQL's server and client programs: tests/test_backup_postgres.py starts a server on loopback
+# to back the hub database up with the real pg_dump and load it back with psql.
+if ! command -v pg_dump >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null \
+      || echo "test.sh: postgresql was not installed; the PostgreSQL backup test will skip (fail in CI)" >&2
+  else
+    echo "test.sh: PostgreSQL is missing (apt-get install postgresql); its backup test will skip (fail in CI)" >&2
+  fi
+fi
+
 # The real Kubernetes control plane (tests/realkube), built from source the first time (minutes),
 # then found in the cache at once. Without it those tests skip locally and fail in CI.
 if control_plane=$(./scripts/build-control-plane.sh); then

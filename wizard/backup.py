@@ -2,8 +2,9 @@
 
 DIR/backups/TIMESTAMP/ (0700, files 0600) holds: the hub database (SQLite: a consistent online copy
 made inside the hub pod with sqlite3's backup API, sent back base64 on stdout and checked by its
-sha256; PostgreSQL: `pg_dump`), secret.yaml, answers.yaml, ledger.jsonl if there is one, and
-backup.json (when, why, which files, the database's checksum or why it was not copied).
+sha256; PostgreSQL: `pg_dump --clean`, loaded back with psql in one transaction, the hub stopped;
+tables made after the backup are not in the dump and stay), secret.yaml, answers.yaml, ledger.jsonl
+if there is one, and backup.json (when, why, which files, the database's checksum or why it was not copied).
 
 Nothing of the database passes through install.log or the screen: the commands that carry it run
 with hide_output. Light at import: no kubernetes, no Textual.
@@ -168,26 +169,69 @@ def _copy_sqlite(ctx: "Context", stage: str, target: Path) -> dict:
     return {"type": "sqlite", "file": SQLITE_FILE, "sha256": digest, "pod": pod, "path": HUB_DB_PATH}
 
 
-def _dump_postgres(ctx: "Context", stage: str, target: Path) -> dict:
-    """pg_dump on this machine, the password through a 0600 PGPASSFILE (never in argv or the log)."""
+def _pg_command(ctx: "Context", target: Path, *argv: str) -> tuple[list[str], Path]:
+    """argv run with the hub database's password in a 0600 PGPASSFILE inside the 0700 backup folder
+    (never in argv, the environment or the log); the caller removes the file."""
     from urllib.parse import urlsplit
 
-    s = ctx.settings
-    url = urlsplit(s.hub.database.url)
+    url = urlsplit(ctx.settings.hub.database.url)
     password = ctx.stored_secrets.get("hub.database.password", "")
     passfile = target / ".pgpass"
     write_atomic(passfile, f"{url.hostname}:{url.port or 5432}:*:{url.username or '*'}:{password}\n", 0o600)
+    return ["env", f"PGPASSFILE={passfile}", *argv, "--no-password"], passfile
+
+
+def _dump_postgres(ctx: "Context", stage: str, target: Path) -> dict:
+    """pg_dump on this machine into the backup folder. --clean --if-exists: the dump drops each
+    object before it creates it again, so `rollback` can load it into the live database."""
+    dump = target / POSTGRES_FILE
+    argv, passfile = _pg_command(ctx, target, "pg_dump", "--clean", "--if-exists", f"--file={dump}",
+                                 f"--dbname={ctx.settings.hub.database.url}")
     try:
-        done = ctx.runner.run(stage, ["env", f"PGPASSFILE={passfile}", "pg_dump", "--no-password",
-                                      s.hub.database.url], mutating=False, hide_output=True, check=False)
+        done = ctx.runner.run(stage, argv, mutating=False, hide_output=True, check=False)
     finally:
         passfile.unlink(missing_ok=True)
-    if not done.ok:
+    if not done.ok or not dump.is_file():
+        dump.unlink(missing_ok=True)
         raise BackupError(f"pg_dump of the hub database exited with {done.exit_code} (is pg_dump installed here, "
                           "and can this machine reach the database?)")
-    data = (done.output + "\n").encode()
-    write_atomic(target / POSTGRES_FILE, data, 0o600)
+    os.chmod(dump, 0o600)
+    data = read_private(dump)
     return {"type": "postgres", "file": POSTGRES_FILE, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _restore_postgres(ctx: "Context", backup: "Backup") -> str:
+    """Stop the hub (its Deployment scaled to 0, its pods gone), load the dump with psql in one
+    transaction (ON_ERROR_STOP: all of it or nothing), then start the hub again with the replicas
+    it had. The hub is started again whatever happened."""
+    ns = ctx.settings.cluster.namespace
+    stage = "rollback"
+    got = ctx.runner.run(stage, ctx.kubectl("get", "deployment", "hub", "-n", ns, "-o", "jsonpath={.spec.replicas}"),
+                         mutating=False, check=False)
+    replicas = got.output.strip() if got.ok and got.output.strip().isdigit() else "1"
+    ctx.runner.run(stage, ctx.kubectl("scale", "deployment", "hub", "-n", ns, "--replicas=0"))
+    try:
+        ctx.runner.run(stage, ctx.kubectl("wait", "--for=delete", "pod", "-n", ns, "-l", HUB_POD_LABELS,
+                                          "--timeout=120s"), mutating=False, check=False)
+        left = ctx.runner.run(stage, ctx.kubectl("get", "pods", "-n", ns, "-l", HUB_POD_LABELS, "-o",
+                                                 "jsonpath={.items[*].metadata.name}"), mutating=False, check=False)
+        if left.ok and left.output.strip():
+            raise BackupError(f"the hub pod {left.output.split()[0]} did not stop within 120 s; the database "
+                              "was not restored")
+        argv, passfile = _pg_command(ctx, backup.path, "psql", "--quiet", "--single-transaction",
+                                     "--set=ON_ERROR_STOP=1", f"--file={backup.path / POSTGRES_FILE}",
+                                     f"--dbname={ctx.settings.hub.database.url}")
+        try:
+            done = ctx.runner.run(stage, argv, hide_output=True, check=False)
+        finally:
+            passfile.unlink(missing_ok=True)
+        if not done.ok:
+            raise BackupError(f"psql could not load {backup.path / POSTGRES_FILE} (exit {done.exit_code}); the "
+                              "database is as it was before the rollback (one transaction)")
+    finally:
+        ctx.runner.run(stage, ctx.kubectl("scale", "deployment", "hub", "-n", ns, f"--replicas={replicas}"),
+                       check=False)
+    return f"database {POSTGRES_FILE} loaded into the PostgreSQL database with psql; the hub was restarted"
 
 
 def make_backup(ctx: "Context", reason: str, revisions: dict[str, int] | None = None, *,
@@ -295,8 +339,7 @@ def restore_database(ctx: "Context", backup: Backup) -> str:
     if hashlib.sha256(data).hexdigest() != database.get("sha256"):
         raise BackupError(f"{backup.path / database['file']} does not match its checksum in backup.json")
     if database.get("type") == "postgres":
-        return (f"PostgreSQL: restore {backup.path / database['file']} with psql yourself (the wizard does not "
-                "drop a live database)")
+        return _restore_postgres(ctx, backup)
     pod = hub_pod(ctx, "rollback")
     if pod is None:
         raise BackupError("no running hub pod to restore the database into; start the hub, then run again")
