@@ -174,3 +174,28 @@ def test_the_files_before_a_change_are_the_ones_the_hub_last_ran(ctx):
     backup.forget_applied_secrets(directory)
     assert not (applied / "secret.yaml").exists() and (applied / "answers.yaml").exists()
     assert backup.files_before(directory)["secret.yaml"] == b"jupyterhub: {}\n"
+
+
+def test_a_rollback_pins_the_chart_versions_the_backup_recorded(tmp_path):
+    """backup.json `charts` (from `helm list` when the backup was made; read from a real release in
+    test_upgrade_realkube.py): a version other than this wizard's pin is written into the restored
+    answers' `versions:`, unless the answers pin one already or name a local chart for it; the
+    rest of the answers stays as it was."""
+    import yaml
+
+    from wizard.charts import CHARTS
+
+    directory = tmp_path / "setup"
+    directory.mkdir()
+    answers = {"cluster": {"namespace": "binder"}, "versions": {"binderhub": "1.0.0-0.dev.git.1.habc"},
+               "charts": {"ingress-nginx": str(tmp_path / "ingress-nginx-4.14.1.tgz")}}
+    (directory / "answers.yaml").write_text(yaml.safe_dump(answers))
+    recorded = {"traefik": "37.4.0", "cert-manager": CHARTS["cert-manager"].version,
+                "binderhub": "1.0.0-0.dev.git.2.hdef", "ingress-nginx": "4.14.1"}
+    made = backup.Backup("b", tmp_path, {"charts": recorded})
+    pinned = backup.pin_recorded_charts(made, directory)
+    assert pinned == [f"traefik 37.4.0 (this wizard pins {CHARTS['traefik'].version})"]
+    after = yaml.safe_load((directory / "answers.yaml").read_text())
+    assert after == {**answers, "versions": {"binderhub": "1.0.0-0.dev.git.1.habc", "traefik": "37.4.0"}}
+    assert backup.pin_recorded_charts(made, directory) == []  # pinned now: nothing more to do
+    assert backup.pin_recorded_charts(backup.Backup("old", tmp_path, {}), directory) == []  # older backups

@@ -108,6 +108,11 @@ def test_upgrade_shows_the_diff_backs_up_then_applies(installed):
     assert rows(backups[0] / "jupyterhub.sqlite") == rows(run.database) == ["alice", "bob"]
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in backups[0].iterdir())
     assert f"backed up to {backups[0]}" in out
+    # The live chart versions, from `helm list`, for `rollback` to re-apply (pin_recorded_charts).
+    from wizard.charts import CHARTS
+
+    recorded = json.loads((backups[0] / "backup.json").read_text())["charts"]
+    assert recorded["traefik"] == "37.4.0" and recorded["binderhub"] == CHARTS["binderhub"].version, recorded
     # The backup keeps the answers the hub ran (DIR/applied/), the run's new ones are kept after it.
     import yaml
 

@@ -310,11 +310,63 @@ def _fill(ctx: "Context", target: Path, reason: str, revisions: dict, database, 
         raise BackupError(f"the hub database could not be copied ({err}); fix that, or pass "
                           "--no-database-backup to back up the files only") from None
     manifest = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "reason": reason,
-                "files": copied, "database": database, "revisions": revisions, "complete": True}
+                "files": copied, "database": database, "revisions": revisions,
+                "charts": live_chart_versions(ctx, stage), "complete": True}
     write_atomic(target / MANIFEST, json.dumps(manifest, indent=2) + "\n", 0o600)
     ctx.runner.log(stage, f"backup {target.name}: {', '.join(copied)}; database: "
                           f"{database.get('file') or database.get('note')}")
     return Backup(target.name, target, manifest)
+
+
+def live_chart_versions(ctx: "Context", stage: str) -> dict[str, str]:
+    """Chart key -> the version of its live release (one `helm list`), for the releases the wizard
+    makes; empty when helm cannot answer. A rollback re-applies these versions."""
+    from .charts import CHARTS
+
+    done = ctx.runner.run(stage, ctx.helm("list", "--all-namespaces", "-o", "json"), mutating=False, check=False)
+    try:
+        rows = json.loads(done.output) if done.ok else []
+    except ValueError:
+        return {}
+    s = ctx.settings
+    ours = {(chart.release or s.cluster.release, chart.namespace or s.cluster.namespace): chart
+            for chart in CHARTS.values()}
+    found = {}
+    for row in rows if isinstance(rows, list) else []:
+        chart = ours.get((row.get("name"), row.get("namespace")))
+        label = str(row.get("chart", ""))
+        if chart is not None and label.startswith(chart.chart + "-"):
+            found[chart.key] = label[len(chart.chart) + 1:]  # "binderhub-1.0.0-0.dev..." -> the version
+    return found
+
+
+def pin_recorded_charts(backup: Backup, directory: Path) -> list[str]:
+    """After restore_files: where the backup recorded a live chart version other than this
+    wizard's pin, and the restored answers neither pin a version nor name a local chart for it,
+    write that version into answers.yaml `versions:` so the re-apply installs what ran then.
+    One line per chart pinned."""
+    from . import yamlio
+    from .charts import CHARTS, chart_ref
+
+    recorded = backup.manifest.get("charts") or {}
+    path = Path(directory) / ANSWERS_FILE
+    try:
+        raw = yamlio.loads(read_private(path).decode("utf-8")) or {}
+    except FileNotFoundError:
+        return []
+    versions = dict(raw.get("versions") or {})
+    sources = raw.get("charts") or {}
+    pinned = []
+    for key, version in sorted(recorded.items()):
+        if key not in CHARTS or key in versions or version == CHARTS[key].version \
+                or chart_ref(key, {}, sources).kind == "local":
+            continue
+        versions[key] = version
+        pinned.append(f"{key} {version} (this wizard pins {CHARTS[key].version})")
+    if pinned:
+        raw["versions"] = versions
+        write_atomic(path, yamlio.dumps(raw), 0o644)
+    return pinned
 
 
 def restore_files(backup: Backup, directory: Path) -> list[str]:

@@ -227,7 +227,7 @@ def rollback(directory: Path, to: str | None, *, yes: bool, options: Options, ve
     """`wizard rollback [--to NAME]`: secret.yaml and the answers of a backup back into DIR, then
     re-apply them, then the hub database back into the hub pod (last: an older hub started on a
     database a newer one migrated would fail, and a newer hub would migrate the restored one)."""
-    from .backup import BackupError, find_backup, restore_database, restore_files
+    from .backup import BackupError, find_backup, pin_recorded_charts, restore_database, restore_files
     from .upgrade import NO_AUTO_ROLLBACK
 
     session = InstallSession(directory, options=options, listener=_printer(verbose=verbose))
@@ -239,6 +239,10 @@ def rollback(directory: Path, to: str | None, *, yes: bool, options: Options, ve
             return EXIT_OK
         with session.dir.lock():
             print("restored into the directory: " + (", ".join(restore_files(backup, directory)) or "nothing"))
+            pinned = pin_recorded_charts(backup, directory)
+            if pinned:
+                print("the backup's chart versions, now pinned in answers.yaml `versions:` (remove a line there to "
+                      "upgrade that chart again): " + "; ".join(pinned))
             session.dir.forget_secrets()
             run = session.open(dry_run=False)
             try:
