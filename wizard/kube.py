@@ -228,10 +228,17 @@ def is_true(obj: dict | None, kind: str) -> bool:
 
 
 def deployment_available(obj: dict) -> bool:
+    """Available AND rolled out, as `kubectl rollout status` has it: the controller saw this
+    generation, every replica runs the current template and no pod of an older one is left. After
+    an upgrade the old pod keeps the Deployment Available for a while; without the rollout part a
+    check passed on it while the new pod crash-looped (seen under load)."""
     status = obj.get("status") or {}
     wanted = (obj.get("spec") or {}).get("replicas", 1)
+    updated = status.get("updatedReplicas") or 0
     return is_true(obj, "Available") and (status.get("availableReplicas") or 0) >= min(wanted, 1) \
-        and (status.get("observedGeneration") or 0) >= ((obj.get("metadata") or {}).get("generation") or 0)
+        and (status.get("observedGeneration") or 0) >= ((obj.get("metadata") or {}).get("generation") or 0) \
+        and updated >= wanted and (status.get("replicas") or 0) <= updated \
+        and (status.get("availableReplicas") or 0) >= min(updated, wanted)
 
 
 def api_error_text(err: Exception) -> str:
