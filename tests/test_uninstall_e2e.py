@@ -165,31 +165,39 @@ def _completed(log: str) -> list[tuple[str, int]]:
 
 
 def test_sigkill_at_each_step_then_resume_leaves_nothing_of_ours(installed):
-    """The uninstall is killed (SIGKILL) as soon as its first command has finished (before it can
-    write that down), resumed and killed after its next one, and so on until a run finishes: every
-    command ran once, nothing of ours is left, everything not ours is as it was. It cannot show a
-    kill in the middle of a helm uninstall (helm's own recovery is tests/test_helm_recovery.py's)."""
+    """The uninstall is first stopped with Ctrl+C (SIGINT) as soon as its first command has
+    finished: it lets the running command end, starts no other, says how to go on and exits 1.
+    Then it is killed (SIGKILL) after each next command (before it can write that down), resumed,
+    and so on until a run finishes: every command ran once, nothing of ours is left, everything not
+    ours is as it was. It cannot show a kill in the middle of a helm uninstall (helm's own recovery
+    is tests/test_helm_recovery.py's)."""
     recorded = [e for e in ledger(installed) if e["op"] == "object"]
     log = installed.directory / "install.log"
     log.write_text("")
-    kills, finished = 0, None
+    kills, finished, stopped = 0, None, None
     while finished is None and kills < 60:
         seen = _finished(log.read_text())
         process = subprocess.Popen([sys.executable, "-m", "wizard", "uninstall", "--yes", "--timeout", "30",
                                     "--dir", str(installed.directory)], env=installed.env, cwd=REPO,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 120
+        sent = None
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 break
             if _finished(log.read_text()) > seen:
-                process.send_signal(signal.SIGKILL)
+                sent = signal.SIGINT if stopped is None else signal.SIGKILL
+                process.send_signal(sent)
                 kills += 1
                 break
             time.sleep(0.01)
         out, _ = process.communicate(timeout=60)
-        if process.returncode is not None and process.returncode >= 0:
+        if sent == signal.SIGINT and "interrupted; run `wizard uninstall" in out:
+            stopped = (process.returncode, out)
+        elif process.returncode is not None and process.returncode >= 0:
             finished = (process.returncode, out)
+    assert stopped is not None and stopped[0] == 1, stopped
+    assert "stopping once the running command ends" in stopped[1] and "Traceback" not in stopped[1]
     assert finished is not None and finished[0] == 0, finished
     assert kills >= 5, kills
     completed = _completed(log.read_text())

@@ -119,6 +119,7 @@ class Runner:
         self._lock = threading.Lock()
         self._running: dict[int, object] = {}  # id -> sh RunningCommand (not hashable)
         self._cancelled = threading.Event()
+        self._refusing = threading.Event()  # refuse_new(): no command starts; running ones end as they will
 
     # --- logging -----------------------------------------------------------------------------
     def log(self, stage: str, text: str) -> None:
@@ -148,7 +149,7 @@ class Runner:
         display = self.mask(" ".join(shlex.quote(a) for a in argv))
         if stdin is not None and len(stdin) <= 200:
             display += f" <<< {shlex.quote(self.mask(stdin))}"
-        if self._cancelled.is_set():
+        if self.cancelled:
             raise Cancelled(display)
         if self.dry_run and mutating:
             self.planned.append((stage, display))
@@ -242,6 +243,11 @@ class Runner:
                 except (ProcessLookupError, OSError):
                     pass
 
+    def refuse_new(self) -> None:
+        """Start no more commands (each raises Cancelled), but let a running one finish and return
+        its result: for work where a command killed half-way is worse than waiting for it (a removal)."""
+        self._refusing.set()
+
     @property
     def cancelled(self) -> bool:
-        return self._cancelled.is_set()
+        return self._cancelled.is_set() or self._refusing.is_set()

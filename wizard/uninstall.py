@@ -17,16 +17,18 @@ stuck Terminating is explained by the object and finalizer that hold it. Core: n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from . import ledger as L
-from .runner import Runner
+from .runner import Cancelled, Runner
 
 EXIT_OK, EXIT_LEFT, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 0, 1, 2, 3
 DATA_KINDS = ("PersistentVolumeClaim", "PersistentVolume")
@@ -638,12 +640,29 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
     if not plan.stages and not plan.node and not delete_crds:
         return EXIT_OK if dry_run else _check_only(directory, view, ledger, stage, needs, timeout, say)
 
+    prompting = threading.Event()
+
     def confirm(question: str) -> bool:
         if yes or dry_run:
             return True
         if ask is None:
             raise BadInput("not on a terminal: pass --yes to remove, or --dry-run to see the commands")
-        return ask(question)
+        prompting.set()
+        try:
+            return ask(question)
+        finally:
+            prompting.clear()
+
+    def stop() -> None:
+        """Ctrl+C or SIGTERM: at a question, stop at once (nothing was removed since it was asked);
+        otherwise let the running command end (a helm uninstall or delete cut half-way is worse than
+        the wait), start no other, record what was done, and say how to go on."""
+        if prompting.is_set():
+            raise KeyboardInterrupt
+        runner.refuse_new()
+        say(f"\nstopping once the running command ends (at most {timeout + 30:.0f} s)")
+
+    signals = contextlib.ExitStack()
 
     try:
         lock = InstallLock(directory)
@@ -652,6 +671,10 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
     except LockHeld as err:
         say(f"uninstall: {err}")
         return EXIT_BAD_INPUT
+    if threading.current_thread() is threading.main_thread():  # the TUI runs it in a worker thread
+        from . import interrupts
+
+        signals.enter_context(interrupts.cancelling(stop))
     try:
         runner.log("uninstall", f"uninstall of {directory}" + (" (dry run)" if dry_run else ""))
         if not confirm("Remove the above? [y/N] "):
@@ -696,8 +719,7 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
             _undo_node(directory, runner, plan.node, node_confirm=confirm, say=say, report=worker.report,
                        sudo=sudo if sudo is not None else ([] if os.geteuid() == 0 else ["sudo"]))
         if runner.cancelled:
-            say(f"interrupted; run `wizard uninstall --dir {directory}` again to continue")
-            return EXIT_LEFT
+            return _interrupted(directory, say)
         if dry_run:
             say(f"\n{len(runner.planned)} command(s) would run; nothing was changed:")
             for stage_name, command in runner.planned:
@@ -716,9 +738,17 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
     except BadInput as err:
         say(f"uninstall: {err}")
         return EXIT_BAD_INPUT
+    except Cancelled:  # a command refused after Ctrl+C, in the middle of a step: that step was not done
+        return _interrupted(directory, say)
     finally:
+        signals.close()
         if not dry_run:
             lock.__exit__(None, None, None)
+
+
+def _interrupted(directory: Path, say: Callable[[str], None]) -> int:
+    say(f"interrupted; run `wizard uninstall --dir {directory}` again to continue")
+    return EXIT_LEFT
 
 
 def removed_entries(ledger: L.Ledger, stage: str | None, needs: dict) -> list[dict]:
