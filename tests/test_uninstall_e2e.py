@@ -243,8 +243,14 @@ def test_delete_data_names_each_volume_and_deletes_it(installed):
             assert pv.metadata.deletion_timestamp is not None
         except client.ApiException as err:
             assert err.status == 404
-    again = uninstall(installed, "--yes")
+    # Everything was removed before; --forget-secrets still forgets them (and the backups' copy).
+    (installed.directory / "applied").mkdir(exist_ok=True)
+    (installed.directory / "applied" / "secret.yaml").write_bytes((installed.directory / "secret.yaml").read_bytes())
+    again = uninstall(installed, "--yes", "--forget-secrets")
     assert again.returncode == 0 and "Nothing recorded in the ledger is left to remove" in again.stdout
+    assert "secret.yaml removed (--forget-secrets)" in again.stdout, again.stdout[-2000:]
+    assert not (installed.directory / "secret.yaml").exists()
+    assert not (installed.directory / "applied" / "secret.yaml").exists()
 
 
 def test_a_finalizer_that_never_clears_is_reported_by_name(installed, tmp_path):

@@ -599,7 +599,7 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
         sudo: list[str] | None = None) -> int:
     """The command: plan, show, ask, remove, check. The exit code: 0 nothing left, 1 something left,
     2 bad input, 3 the cluster could not be reached."""
-    from .installdir import LOG_FILE, SECRET_FILE
+    from .installdir import LOG_FILE
     from .runner import Masker
     from .state import InstallLock, LockHeld
 
@@ -638,7 +638,17 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
     plan = make_plan(entries, chosen, delete_data=delete_data, delete_crds=delete_crds, node=node and stage is None)
     show_plan(plan, say)
     if not plan.stages and not plan.node and not delete_crds:
-        return EXIT_OK if dry_run else _check_only(directory, view, ledger, stage, needs, timeout, say)
+        if dry_run:
+            return EXIT_OK
+        code = _check_only(directory, view, ledger, stage, needs, timeout, say)
+        if code == EXIT_OK and forget_secrets and stage is None:  # removed before: forget them now
+            try:
+                with InstallLock(directory):
+                    _forget_secrets(directory, say)
+            except LockHeld as err:
+                say(f"uninstall: {err}")
+                return EXIT_BAD_INPUT
+        return code
 
     prompting = threading.Event()
 
@@ -726,14 +736,7 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
                 say(f"  [{stage_name}] {command}")
             return EXIT_OK
         if forget_secrets and stage is None:
-            from .backup import forget_applied_secrets
-
-            forget_applied_secrets(directory)
-            try:
-                (directory / SECRET_FILE).unlink()
-                say("secret.yaml removed (--forget-secrets): the next install generates new secrets")
-            except FileNotFoundError:
-                pass
+            _forget_secrets(directory, say)
         return _summary(worker.report, say, directory)
     except BadInput as err:
         say(f"uninstall: {err}")
@@ -744,6 +747,19 @@ def run(directory: Path, *, yes: bool = False, dry_run: bool = False, stage: str
         signals.close()
         if not dry_run:
             lock.__exit__(None, None, None)
+
+
+def _forget_secrets(directory: Path, say: Callable[[str], None]) -> None:
+    """--forget-secrets: secret.yaml and the copy the backups keep of it (DIR/applied/) go."""
+    from .backup import forget_applied_secrets
+    from .installdir import SECRET_FILE
+
+    forget_applied_secrets(directory)
+    try:
+        (directory / SECRET_FILE).unlink()
+        say("secret.yaml removed (--forget-secrets): the next install generates new secrets")
+    except FileNotFoundError:
+        pass
 
 
 def _interrupted(directory: Path, say: Callable[[str], None]) -> int:
