@@ -181,16 +181,8 @@ class Http:
 
     def open(self, method: str, url: str, token: str | None = None, body: dict | None = None,
              stream: bool = False) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        from .probe import _Connection, _PlainConnection
-
         parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        address = self.prober._address(host, port)
-        timeout = self.prober.timeout
-        conn: http.client.HTTPConnection = (
-            _Connection(host, port, address, timeout=timeout, context=self.prober.context)
-            if parts.scheme == "https" else _PlainConnection(host, port, address, timeout=timeout))
+        conn, path = self.prober.connection(url)
         headers = {"Host": parts.netloc, "User-Agent": "binderhub-wizard launch check"}
         if token:
             headers["Authorization"] = f"token {token}"
@@ -200,7 +192,6 @@ class Http:
         if body is not None:
             payload = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
             conn.request(method, path, body=payload, headers=headers)
             sock = conn.sock

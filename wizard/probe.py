@@ -70,7 +70,9 @@ class Prober:
         ip, _, forced = target.rpartition(":")
         return (ip or target), int(forced) if forced.isdigit() else port
 
-    def get(self, url: str) -> Reply:
+    def connection(self, url: str) -> tuple[http.client.HTTPConnection, str]:
+        """An unopened connection for url (its host resolved as --resolve says, verified against
+        --ca-bundle), and the path with query to request; the caller closes it."""
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -80,9 +82,14 @@ class Prober:
                                                            context=self.context)
         else:
             conn = _PlainConnection(host, port, address, timeout=self.timeout)
-        path = parts.path or "/"
-        if parts.query:
-            path += "?" + parts.query
+        return conn, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    def get(self, url: str) -> Reply:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        address = self._address(host, port)
+        conn, path = self.connection(url)
         try:
             conn.request("GET", path, headers={"Host": parts.netloc, "User-Agent": "binderhub-wizard"})
             response = conn.getresponse()
