@@ -73,6 +73,14 @@ def tools_present(ctx: Context) -> None:
         if not result.ok or found < minimum:
             raise PreflightRefused(f"{tool}-version", f"{tool} {found[0]}.{found[1]} is older than "
                                    f"{minimum[0]}.{minimum[1]}", f"upgrade {tool}")
+    if ctx.settings.hub.database.type == "postgres":
+        # Needed only later, by the backup before a change to the hub and by `wizard rollback`:
+        # said now, not when an upgrade is refused for want of them.
+        missing = [tool for tool in ("pg_dump", "psql") if shutil.which(tool) is None]
+        if missing:
+            ctx.notify("preflight", f"warning: {' and '.join(missing)} not on PATH: the backup of the PostgreSQL hub "
+                                    "database before a change to the hub, and `wizard rollback`, need them "
+                                    "(apt-get install postgresql-client), or pass --no-database-backup")
 
 
 def api_answers(ctx: Context) -> None:
